@@ -60,13 +60,17 @@ func (l Line) Decode(b []byte) (line []byte, n int, err error) {
 		return nil, 0, ErrNeedMore
 	}
 	end := i
-	if end > 0 && b[end-1] == '\r' {
+	cr := end > 0 && b[end-1] == '\r'
+	if cr {
 		end--
-	} else if l.StrictCRLF {
-		return nil, 0, fmt.Errorf("%w: at byte %d", ErrMissingCR, i)
 	}
+	// Length first: a prefix of this input without the LF was already too
+	// long, and a split must not change the verdict.
 	if end > maxLen {
 		return nil, 0, fmt.Errorf("%w: %d bytes, limit %d", ErrLineTooLong, end, maxLen)
+	}
+	if !cr && l.StrictCRLF {
+		return nil, 0, fmt.Errorf("%w: at byte %d", ErrMissingCR, i)
 	}
 	return b[:end:end], i + 1, nil
 }

@@ -61,6 +61,8 @@ func TestLineDecode(t *testing.T) {
 		{"strict lone cr inside", strict, "a\rb\r\n", result{[]string{"a\rb"}, 5, needMore}},
 		{"strict max then cr waits", strict, "12345678\r", result{nil, 0, needMore}},
 		{"strict over max", strict, "123456789", result{nil, 0, tooLong}},
+		{"strict over max with bare lf", strict, "123456789\n", result{nil, 0, tooLong}},
+		{"strict max with bare lf", strict, "12345678\n", result{nil, 0, missingCR}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
