@@ -76,17 +76,43 @@ func (p LengthPrefixed) maxPayload(hs int) uint64 {
 	return min(limit, field, uint64(math.MaxInt-8))
 }
 
-// byteOrder is what binary.LittleEndian and binary.BigEndian both offer.
-type byteOrder interface {
-	binary.ByteOrder
-	binary.AppendByteOrder
+// header reads the hs-byte length header at the start of b. The concrete
+// byte orders, unlike the binary.ByteOrder interface, inline.
+func (p LengthPrefixed) header(b []byte, hs int) uint64 {
+	switch {
+	case hs == 1:
+		return uint64(b[0])
+	case hs == 2 && p.LittleEndian:
+		return uint64(binary.LittleEndian.Uint16(b))
+	case hs == 2:
+		return uint64(binary.BigEndian.Uint16(b))
+	case hs == 4 && p.LittleEndian:
+		return uint64(binary.LittleEndian.Uint32(b))
+	case hs == 4:
+		return uint64(binary.BigEndian.Uint32(b))
+	case p.LittleEndian:
+		return binary.LittleEndian.Uint64(b)
+	}
+	return binary.BigEndian.Uint64(b)
 }
 
-func (p LengthPrefixed) order() byteOrder {
-	if p.LittleEndian {
-		return binary.LittleEndian
+// appendHeader appends u as an hs-byte length header.
+func (p LengthPrefixed) appendHeader(dst []byte, u uint64, hs int) []byte {
+	switch {
+	case hs == 1:
+		return append(dst, byte(u))
+	case hs == 2 && p.LittleEndian:
+		return binary.LittleEndian.AppendUint16(dst, uint16(u))
+	case hs == 2:
+		return binary.BigEndian.AppendUint16(dst, uint16(u))
+	case hs == 4 && p.LittleEndian:
+		return binary.LittleEndian.AppendUint32(dst, uint32(u))
+	case hs == 4:
+		return binary.BigEndian.AppendUint32(dst, uint32(u))
+	case p.LittleEndian:
+		return binary.LittleEndian.AppendUint64(dst, u)
 	}
-	return binary.BigEndian
+	return binary.BigEndian.AppendUint64(dst, u)
 }
 
 // Decode returns the payload of the first frame in b, as a slice of b (no
@@ -105,18 +131,7 @@ func (p LengthPrefixed) Decode(b []byte) (payload []byte, n int, err error) {
 	if len(b) < hs {
 		return nil, 0, ErrNeedMore
 	}
-	var u uint64
-	order := p.order()
-	switch hs {
-	case 1:
-		u = uint64(b[0])
-	case 2:
-		u = uint64(order.Uint16(b))
-	case 4:
-		u = uint64(order.Uint32(b))
-	case 8:
-		u = order.Uint64(b)
-	}
+	u := p.header(b, hs)
 	if p.Signed && u>>(8*hs-1) != 0 {
 		// The sign bit is set: the length is negative.
 		return nil, 0, fmt.Errorf("%w: header %#x", ErrNegativeLength, u)
@@ -154,16 +169,6 @@ func (p LengthPrefixed) Encode(dst, payload []byte) ([]byte, error) {
 	if p.IncludesHeader {
 		u += uint64(hs)
 	}
-	order := p.order()
-	switch hs {
-	case 1:
-		dst = append(dst, byte(u))
-	case 2:
-		dst = order.AppendUint16(dst, uint16(u))
-	case 4:
-		dst = order.AppendUint32(dst, uint32(u))
-	case 8:
-		dst = order.AppendUint64(dst, u)
-	}
+	dst = p.appendHeader(dst, u, hs)
 	return append(dst, payload...), nil
 }
