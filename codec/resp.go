@@ -11,8 +11,8 @@ const (
 	// Redis's proto-max-bulk-len.
 	DefaultMaxBulk = 512 * 1024 * 1024
 	// DefaultMaxArgs is the most elements a request or reply array may
-	// have: the limit of Redis up to 6.2 (7.0 raised it to INT_MAX for
-	// authenticated clients).
+	// have: the limit of older Redis. Current Redis takes up to INT_MAX
+	// elements from an authenticated client; set MaxArgs to match it.
 	DefaultMaxArgs = 1024 * 1024
 	// MaxReplyDepth is how deeply DecodeReply lets arrays nest.
 	MaxReplyDepth = 64
@@ -84,10 +84,10 @@ type Request struct {
 // '*', and otherwise an inline command ("GET k\r\n"), split into arguments
 // as Redis splits them (sdssplitargs: spaces separate; "..." takes escapes
 // \n \r \t \b \a \xHH and \ before any other byte; '...' takes \'). As in
-// Redis, an inline line ends at LF with one CR before it stripped, empty
-// inline arguments ("") are dropped, and empty requests (a blank line,
-// "*0\r\n", "*-1\r\n") are skipped, so a successful decode always has at
-// least one argument.
+// Redis, an inline line ends at LF with one CR before it stripped, a quoted
+// empty argument ("") is kept (Redis 6.0 dropped it), and empty
+// requests (a blank line, "*0\r\n", "*-1\r\n") are skipped, so a
+// successful decode always has at least one argument.
 //
 // Errors: ErrNeedMore when b holds no complete command yet; n may still be
 // positive then, counting empty requests that were skipped and that the
@@ -226,10 +226,9 @@ func endsToken(c byte) bool {
 }
 
 // splitArgs appends the arguments of an inline line (which holds no NUL) to
-// req.Args, with the rules of sdssplitargs in Redis's sds.c, and dropping
-// empty arguments as processInlineBuffer does. An argument without quotes is
-// a slice of line; one with quotes is unquoted into req.unquoted. It
-// reports false for unbalanced quotes.
+// req.Args, with the rules of sdssplitargs in Redis's sds.c. An argument
+// without quotes is a slice of line; one with quotes is unquoted into
+// req.unquoted. It reports false for unbalanced quotes.
 func (req *Request) splitArgs(line []byte) bool {
 	p := 0
 	for {
@@ -265,9 +264,8 @@ func (req *Request) splitArgs(line []byte) bool {
 		if p < len(line) && !isSpace(line[p]) {
 			return false
 		}
-		if to := len(req.unquoted); to > from {
-			req.Args = append(req.Args, req.unquoted[from:to:to])
-		}
+		to := len(req.unquoted)
+		req.Args = append(req.Args, req.unquoted[from:to:to])
 	}
 }
 
