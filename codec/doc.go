@@ -5,7 +5,7 @@
 // straight out of a connection's inbound bytes, such as those Peek returns,
 // and every decoder has the same shape:
 //
-//	frame, n, err := codec.Decode(b)
+//	frame, n, err := codec.Line{}.Decode(b)
 //
 // frame is a slice of b itself (no copy), n is how many bytes of b the frame
 // took (the caller discards them), and err is ErrNeedMore when b holds only

@@ -2,9 +2,9 @@ package codec
 
 import "errors"
 
-// Sentinel errors. Decoders return them wrapped with detail (use errors.Is
-// to match), except ErrNeedMore, which is returned as is because callers
-// test it once per read.
+// Sentinel errors. The codecs often wrap them with detail, so match them
+// with errors.Is; ErrNeedMore alone is never wrapped, since callers test for
+// it after every frame.
 var (
 	// ErrNeedMore means the input holds only part of a frame: keep the
 	// bytes and call the decoder again when more have arrived.

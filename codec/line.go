@@ -78,9 +78,9 @@ func (l Line) Decode(b []byte) (line []byte, n int, err error) {
 // Encode appends line and CR LF to dst and returns the extended slice. CR LF
 // suits both modes: strict peers require it and lenient ones strip the CR.
 //
-// It returns dst unchanged and ErrNewline if line contains an LF, or
-// ErrLineTooLong if line is longer than MaxLen (both wrapped), so that what
-// Encode writes always decodes back to line.
+// It returns dst unchanged with ErrNewline if line contains an LF, or with
+// ErrLineTooLong (wrapped) if line is longer than MaxLen, so that what Encode
+// writes always decodes back to line.
 func (l Line) Encode(dst, line []byte) ([]byte, error) {
 	if len(line) > l.maxLen() {
 		return dst, fmt.Errorf("%w: %d bytes, limit %d", ErrLineTooLong, len(line), l.maxLen())
