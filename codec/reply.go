@@ -108,7 +108,7 @@ func (r RESP) reply(b []byte, depth int, v *Reply, store []Reply) (n, nodes int,
 		if num > r.maxBulk() {
 			return 0, 0, store, fmt.Errorf("%w: bulk of %d bytes, limit %d", ErrFrameTooLarge, num, r.maxBulk())
 		}
-		if int64(len(b)-n) < num+2 {
+		if int64(len(b)-n)-2 < num { // not num+2: MaxBulk may be MaxInt64
 			return 0, 0, store, ErrNeedMore
 		}
 		end := n + int(num)

@@ -179,7 +179,7 @@ func (r RESP) multibulk(b []byte, req *Request) (int, error) {
 			return 0, ProtocolError{Kind: InvalidBulkLength}
 		}
 		pos += cr + 2
-		if int64(len(b)-pos) < size+2 {
+		if int64(len(b)-pos)-2 < size { // not size+2: MaxBulk may be MaxInt64
 			return 0, ErrNeedMore
 		}
 		end := pos + int(size)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -157,6 +158,15 @@ func TestRESPDecodeRequestLimits(t *testing.T) {
 		if _, err := decode(tt.input[:len(tt.input)-1]); err != codec.ErrNeedMore {
 			t.Errorf("one byte less: %v, want ErrNeedMore", err)
 		}
+	}
+	// The largest bulk length a MaxBulk of MaxInt64 allows must not
+	// overflow the check for its payload.
+	huge := codec.RESP{MaxBulk: math.MaxInt64}
+	if _, err := huge.DecodeRequest([]byte("*1\r\n$9223372036854775807\r\nabc"), &req); err != codec.ErrNeedMore {
+		t.Errorf("bulk of MaxInt64 bytes: %v, want ErrNeedMore", err)
+	}
+	if _, _, err := huge.DecodeReply([]byte("$9223372036854775807\r\nabc"), nil); err != codec.ErrNeedMore {
+		t.Errorf("bulk reply of MaxInt64 bytes: %v, want ErrNeedMore", err)
 	}
 	// The largest bulk Redis allows is announced, then awaited.
 	if _, err := decode("*1\r\n$536870912\r\n"); err != codec.ErrNeedMore {
