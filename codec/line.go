@@ -3,6 +3,7 @@ package codec
 import (
 	"bytes"
 	"fmt"
+	"math"
 )
 
 // DefaultMaxLine is the maximum line length a Line with MaxLen zero
@@ -31,7 +32,8 @@ func (l Line) maxLen() int {
 	if l.MaxLen <= 0 {
 		return DefaultMaxLine
 	}
-	return l.MaxLen
+	// Leave room for the terminator in Decode's arithmetic.
+	return min(l.MaxLen, math.MaxInt-2)
 }
 
 // Decode returns the first line of b without its terminator, as a slice of

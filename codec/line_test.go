@@ -3,6 +3,7 @@ package codec_test
 import (
 	"bytes"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -83,6 +84,17 @@ func TestLineDefaultMax(t *testing.T) {
 	}
 	if _, _, err := l.Decode([]byte(fits + "a")); !errors.Is(err, codec.ErrLineTooLong) {
 		t.Fatalf("DefaultMaxLine+1 bytes without LF: err=%v, want ErrLineTooLong", err)
+	}
+}
+
+// TestLineHugeMax checks that a MaxLen near MaxInt does not overflow.
+func TestLineHugeMax(t *testing.T) {
+	l := codec.Line{MaxLen: math.MaxInt}
+	if _, _, err := l.Decode([]byte("abc")); err != codec.ErrNeedMore {
+		t.Fatalf("partial line: %v", err)
+	}
+	if line, n, err := l.Decode([]byte("abc\n")); string(line) != "abc" || n != 4 || err != nil {
+		t.Fatalf("line: %q, %d, %v", line, n, err)
 	}
 }
 

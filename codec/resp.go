@@ -1,6 +1,9 @@
 package codec
 
-import "bytes"
+import (
+	"bytes"
+	"math"
+)
 
 // Redis's default limits, which a RESP with zero fields enforces.
 const (
@@ -42,7 +45,8 @@ func (r RESP) maxInline() int {
 	if r.MaxInline <= 0 {
 		return DefaultMaxInline
 	}
-	return r.MaxInline
+	// Leave room for the type byte and terminator in the arithmetic.
+	return min(r.MaxInline, math.MaxInt-2)
 }
 
 func (r RESP) maxBulk() int64 {

@@ -168,6 +168,16 @@ func TestRESPDecodeRequestLimits(t *testing.T) {
 	if _, _, err := huge.DecodeReply([]byte("$9223372036854775807\r\nabc"), nil); err != codec.ErrNeedMore {
 		t.Errorf("bulk reply of MaxInt64 bytes: %v, want ErrNeedMore", err)
 	}
+	// Nor must a MaxInline near MaxInt.
+	wide := codec.RESP{MaxInline: math.MaxInt}
+	for _, in := range []string{"PING", "*1", "*1\r\n$3"} {
+		if _, err := wide.DecodeRequest([]byte(in), &req); err != codec.ErrNeedMore {
+			t.Errorf("%q with MaxInline MaxInt: %v, want ErrNeedMore", in, err)
+		}
+	}
+	if _, _, err := wide.DecodeReply([]byte("+OK"), nil); err != codec.ErrNeedMore {
+		t.Errorf("reply line with MaxInline MaxInt: %v, want ErrNeedMore", err)
+	}
 	// The largest bulk Redis allows is announced, then awaited.
 	if _, err := decode("*1\r\n$536870912\r\n"); err != codec.ErrNeedMore {
 		t.Errorf("bulk of DefaultMaxBulk: %v, want ErrNeedMore", err)
