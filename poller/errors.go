@@ -1,0 +1,14 @@
+package poller
+
+import "errors"
+
+// Errors the backends return for misuse of the registration calls.
+var (
+	// ErrBadFD reports a negative file descriptor.
+	ErrBadFD = errors.New("poller: bad file descriptor")
+	// ErrRegistered reports an Add for an fd that is already registered.
+	ErrRegistered = errors.New("poller: fd already registered")
+	// ErrNotRegistered reports a Modify or Close for an fd that is not
+	// registered.
+	ErrNotRegistered = errors.New("poller: fd not registered")
+)

@@ -1,0 +1,275 @@
+//go:build (darwin || dragonfly || freebsd || netbsd || openbsd) && !gnet
+
+// The default BSD and macOS backend: kqueue(2) with one EVFILT_READ and one
+// EVFILT_WRITE filter per fd, woken through a non-blocking pipe.
+
+package poller
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// Backend names the poller compiled into this program.
+const Backend = "kqueue"
+
+// maxEvents caps the events taken from one kevent call, so one pass does a
+// bounded amount of work before the loop runs its tasks and timers again.
+const maxEvents = 256
+
+// kqueue is the kqueue(2) backend.
+type kqueue struct {
+	kq    int // the kqueue; immutable after New
+	wakeR int // read end of the wake-up pipe, registered with EV_CLEAR
+	wakeW int // write end of the wake-up pipe
+
+	// awake is set by the first Wake after a Woken began and cleared by the
+	// loop just before it calls Woken; only the Wake that sets it writes to
+	// the pipe.
+	awake atomic.Bool
+
+	// regs holds the current registration of each fd number, nil when the
+	// fd is not registered. The kernel event's udata identifies the
+	// registration it was made for (see udata_*.go), so an event of a closed
+	// registration is told apart from one of a reused fd. Loop goroutine only.
+	regs []*kreg
+
+	lastGen uint64 // the generation given to the newest registration; loop goroutine only
+
+	events [maxEvents]unix.Kevent_t // kevent's output; loop goroutine only
+}
+
+// kreg is one registration of an fd.
+type kreg struct {
+	gen      uint64   // distinguishes registrations of one fd number
+	interest Interest // current interest
+}
+
+// New opens a kqueue poller with its wake-up pipe.
+func New() (Poller, error) {
+	kq, err := unix.Kqueue()
+	if err != nil {
+		return nil, os.NewSyscallError("kqueue", err)
+	}
+	unix.CloseOnExec(kq)
+	var fds [2]int
+	if err := unix.Pipe(fds[:]); err != nil {
+		unix.Close(kq)
+		return nil, os.NewSyscallError("pipe", err)
+	}
+	p := &kqueue{kq: kq, wakeR: fds[0], wakeW: fds[1]}
+	for _, fd := range fds {
+		unix.CloseOnExec(fd)
+		if err := unix.SetNonblock(fd, true); err != nil {
+			p.Release()
+			return nil, os.NewSyscallError("fcntl", err)
+		}
+	}
+	var ch [1]unix.Kevent_t
+	unix.SetKevent(&ch[0], p.wakeR, unix.EVFILT_READ, unix.EV_ADD|unix.EV_CLEAR)
+	if _, err := unix.Kevent(kq, ch[:], nil, nil); err != nil {
+		p.Release()
+		return nil, os.NewSyscallError("kevent add", err)
+	}
+	return p, nil
+}
+
+// change applies the filter changes that move r from interest from to to.
+func (p *kqueue) change(fd int, r *kreg, from, to Interest) error {
+	var ch [2]unix.Kevent_t
+	n := 0
+	for _, f := range []struct {
+		bit    Interest
+		filter int
+	}{{Read, unix.EVFILT_READ}, {Write, unix.EVFILT_WRITE}} {
+		switch {
+		case to&f.bit != 0 && from&f.bit == 0:
+			unix.SetKevent(&ch[n], fd, f.filter, unix.EV_ADD|unix.EV_ENABLE)
+		case to&f.bit == 0 && from&f.bit != 0:
+			unix.SetKevent(&ch[n], fd, f.filter, unix.EV_DELETE)
+		default:
+			continue
+		}
+		setUdata(&ch[n], r)
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	if _, err := unix.Kevent(p.kq, ch[:n], nil, nil); err != nil {
+		return os.NewSyscallError("kevent", err)
+	}
+	return nil
+}
+
+// Add implements Poller.
+func (p *kqueue) Add(fd int, in Interest) error {
+	if fd < 0 {
+		return fmt.Errorf("%w: fd %d", ErrBadFD, fd)
+	}
+	if fd >= len(p.regs) {
+		regs := make([]*kreg, max(2*len(p.regs), fd+1, 64))
+		copy(regs, p.regs)
+		p.regs = regs
+	}
+	if p.regs[fd] != nil {
+		return fmt.Errorf("%w: fd %d", ErrRegistered, fd)
+	}
+	p.lastGen++
+	r := &kreg{gen: p.lastGen}
+	if err := p.change(fd, r, None, in); err != nil {
+		return err
+	}
+	r.interest = in
+	p.regs[fd] = r
+	return nil
+}
+
+// Modify implements Poller.
+func (p *kqueue) Modify(fd int, in Interest) error {
+	if fd < 0 || fd >= len(p.regs) || p.regs[fd] == nil {
+		return fmt.Errorf("%w: fd %d", ErrNotRegistered, fd)
+	}
+	r := p.regs[fd]
+	if err := p.change(fd, r, r.interest, in); err != nil {
+		return err
+	}
+	r.interest = in
+	return nil
+}
+
+// Close implements Poller. close(2) removes every kevent of the descriptor
+// (kqueue(2)), so no EV_DELETE is needed.
+func (p *kqueue) Close(fd int) error {
+	if fd < 0 || fd >= len(p.regs) || p.regs[fd] == nil {
+		return fmt.Errorf("%w: fd %d", ErrNotRegistered, fd)
+	}
+	p.regs[fd] = nil
+	if err := unix.Close(fd); err != nil {
+		return os.NewSyscallError("close", err)
+	}
+	return nil
+}
+
+// Run implements Poller.
+func (p *kqueue) Run(h Handler) error {
+	for {
+		n, err := unix.Kevent(p.kq, nil, p.events[:], nil)
+		if err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			return os.NewSyscallError("kevent", err)
+		}
+		woken := false
+		// kqueue reports the read and write filters of one fd as separate
+		// events; merge neighbours so the handler sees one mask per fd.
+		pendingFD, pending := -1, Event(0)
+		for i := range n {
+			e := &p.events[i]
+			fd := int(e.Ident)
+			if fd == p.wakeR {
+				woken = true
+				continue
+			}
+			if fd >= len(p.regs) || p.regs[fd] == nil || !sameRegistration(e, p.regs[fd]) {
+				continue // a registration closed earlier in this pass
+			}
+			ev := neutral(e)
+			if fd == pendingFD {
+				pending |= ev
+				continue
+			}
+			if pendingFD >= 0 {
+				p.dispatch(h, pendingFD, pending)
+			}
+			pendingFD, pending = fd, ev
+		}
+		if pendingFD >= 0 {
+			p.dispatch(h, pendingFD, pending)
+		}
+		if woken {
+			p.drainWakePipe()
+			p.awake.Store(false)
+			if h.Woken() {
+				return nil
+			}
+		}
+	}
+}
+
+// dispatch calls h unless an earlier callback of this pass closed fd.
+func (p *kqueue) dispatch(h Handler, fd int, ev Event) {
+	if fd < len(p.regs) && p.regs[fd] != nil {
+		h.Ready(fd, ev)
+	}
+}
+
+// neutral translates one kevent into an Event. EV_EOF on the read filter
+// means the peer shut down its side: a read returns the buffered bytes and
+// then EOF, so it is a plain Readable; on the write filter it means no more
+// writes are possible.
+func neutral(e *unix.Kevent_t) Event {
+	var ev Event
+	switch int(e.Filter) {
+	case unix.EVFILT_READ:
+		ev = Readable
+	case unix.EVFILT_WRITE:
+		ev = Writable
+		if e.Flags&unix.EV_EOF != 0 {
+			ev |= Hangup | Readable
+		}
+	}
+	if e.Flags&unix.EV_ERROR != 0 {
+		ev |= Failed | Readable | Writable
+	}
+	return ev
+}
+
+func (p *kqueue) drainWakePipe() {
+	var buf [64]byte
+	for {
+		n, err := unix.Read(p.wakeR, buf[:])
+		if n <= 0 || err != nil {
+			return
+		}
+	}
+}
+
+// Wake implements Poller.
+func (p *kqueue) Wake() error {
+	if !p.awake.CompareAndSwap(false, true) {
+		return nil
+	}
+	for {
+		_, err := unix.Write(p.wakeW, []byte{1})
+		switch err {
+		case nil, unix.EAGAIN:
+			// EAGAIN: the pipe is full, so a wake-up is already pending.
+			return nil
+		case unix.EINTR:
+			continue
+		}
+		return os.NewSyscallError("write pipe", err)
+	}
+}
+
+// Release implements Poller.
+func (p *kqueue) Release() error {
+	return errors.Join(
+		wrapClose("close pipe", unix.Close(p.wakeR)),
+		wrapClose("close pipe", unix.Close(p.wakeW)),
+		wrapClose("close kqueue", unix.Close(p.kq)),
+	)
+}
+
+func wrapClose(name string, err error) error {
+	if err != nil {
+		return os.NewSyscallError(name, err)
+	}
+	return nil
+}
