@@ -1,0 +1,13 @@
+//go:build dragonfly || freebsd || netbsd
+
+package sock
+
+import "golang.org/x/sys/unix"
+
+// setKeepAlivePeriod sets the idle time and the probe interval.
+func setKeepAlivePeriod(fd, secs int) error {
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, secs); err != nil {
+		return err
+	}
+	return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, secs)
+}
