@@ -1,0 +1,5 @@
+package loop_test
+
+import "github.com/reactorkit/reactor/conn"
+
+type connT = conn.Conn
