@@ -154,27 +154,27 @@ func (cfg Config) Normalized() Config {
 
 // Connection states, as bits of Conn.flags:
 //
-//	          OnOpen              Close, nothing queued
-//	  new ───────────► open ───────────────────────────────► closed (OnClose)
-//	                    │  │                                   ▲
-//	                    │  └─ Close with bytes queued ─► closing ─┘ flushed, or write timeout
-//	                    └─ peer FIN ─► peerClosed (OnData once more; still writable)
+//	        OnOpen              Close, nothing queued
+//	new ───────────► open ───────────────────────────────► closed (OnClose)
+//	                  │  │                                   ▲
+//	                  │  └─ Close with bytes queued ─► closing ─┘ flushed, or write timeout
+//	                  └─ peer FIN ─► peerClosed (OnData once more; still writable)
 //
 // An error, a timeout or a limit goes straight to closed from any state.
 const (
-	flagOpened      uint16 = 1 << iota // OnOpen has run; OnClose is owed
-	flagClosing                        // Close called; flushing queued bytes
-	flagClosed                         // fd released; OnClose ran or is running
-	flagPeerClosed                     // read returned EOF
-	flagWriteShut                      // CloseWrite called: FIN after queued bytes
-	flagWriteShutDone                  // shutdown(SHUT_WR) done
-	flagUserPaused                     // PauseRead in effect
-	flagBackpressure                   // reading stopped above the high watermark
-	flagBorrowed                       // in points into the loop's read buffer
-	flagDraining                       // the server is shutting down
-	flagOwnConfig                      // cfg is this connection's private copy
-	flagUnix                           // a Unix domain socket (no TCP options)
-	flagReadDry                        // the last read found the socket empty
+	flagOpened        uint16 = 1 << iota // OnOpen has run; OnClose is owed
+	flagClosing                          // Close called; flushing queued bytes
+	flagClosed                           // fd released; OnClose ran or is running
+	flagPeerClosed                       // read returned EOF
+	flagWriteShut                        // CloseWrite called: FIN after queued bytes
+	flagWriteShutDone                    // shutdown(SHUT_WR) done
+	flagUserPaused                       // PauseRead in effect
+	flagBackpressure                     // reading stopped above the high watermark
+	flagBorrowed                         // in points into the loop's read buffer
+	flagDraining                         // the server is shutting down
+	flagOwnConfig                        // cfg is this connection's private copy
+	flagUnix                             // a Unix domain socket (no TCP options)
+	flagReadDry                          // the last read found the socket empty
 )
 
 // Conn is one connection on an event loop. Unless a method says otherwise, it

@@ -52,12 +52,12 @@ type dialer struct {
 	set     settings
 	cfg     *conn.Config
 
-	addrs    []unix.Sockaddr  // addresses left to try
-	fd       int              // the socket connecting now; -1 between attempts
-	lastErr  error            // the error of the last failed attempt
-	timer    *conn.Timer      // the connect timeout
-	stopCtx  func() bool      // stops the ctx watch
-	finished bool             // done has been called
+	addrs    []unix.Sockaddr // addresses left to try
+	fd       int             // the socket connecting now; -1 between attempts
+	lastErr  error           // the error of the last failed attempt
+	timer    *conn.Timer     // the connect timeout
+	stopCtx  func() bool     // stops the ctx watch
+	finished bool            // done has been called
 }
 
 func (d *dialer) start(ctx context.Context) {

@@ -31,11 +31,11 @@ import (
 
 // Loop is one event loop of a Server.
 type Loop struct {
-	index  int          // position in the server's loops; immutable
-	server *Server      // immutable
+	index  int           // position in the server's loops; immutable
+	server *Server       // immutable
 	poller poller.Poller // immutable
-	logger *slog.Logger // immutable
-	start  time.Time    // origin of Now; immutable
+	logger *slog.Logger  // immutable
+	start  time.Time     // origin of Now; immutable
 
 	// Loop goroutine only.
 	handlers []conn.EventHandler // what each registered fd's events go to, by fd
