@@ -1,6 +1,9 @@
 package conn
 
 import (
+	"io"
+	"os"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/reactorkit/reactor/internal/sock"
@@ -45,9 +48,21 @@ type outQueue struct {
 }
 
 type outChunk struct {
-	b   []byte // the bytes; a pooled chunk has capacity ChunkSize
-	off int    // bytes of b already sent
+	b    []byte   // the bytes; a pooled chunk has capacity ChunkSize
+	off  int      // bytes of b already sent
+	file *fileSeg // a file segment instead of bytes; nil for bytes
 }
+
+// fileSeg is a range of a file queued by SendFile; the connection owns f and
+// closes it when the range is sent or the connection closes.
+type fileSeg struct {
+	f        *os.File
+	pos, end int64 // the next offset to send and the end of the range
+}
+
+// sendfileChunk bounds one sendfile(2) call, so a large file is sent in
+// pieces and other connections of the loop get their turn in between.
+const sendfileChunk = 1 << 20
 
 // push appends a copy of p, filling the last pooled chunk first.
 func (q *outQueue) push(pool *BufferPool, p []byte) {
@@ -84,13 +99,30 @@ func (q *outQueue) pushOwned(pool *BufferPool, b []byte) {
 	q.chunks = append(q.chunks, outChunk{b: b})
 }
 
-// writeTo sends queued bytes with one writev and drops what was sent. It
-// returns the bytes sent and the bytes it tried to send.
+// writeTo sends queued bytes with one writev (or, when a file segment is
+// first, one sendfile) and drops what was sent. It returns the bytes sent and
+// the bytes it tried to send.
 func (q *outQueue) writeTo(fd int, pool *BufferPool) (n, tried int, err error) {
+	if fs := q.chunks[0].file; fs != nil {
+		tried = int(min(fs.end-fs.pos, sendfileChunk))
+		n, err = sock.Sendfile(fd, int(fs.f.Fd()), &fs.pos, tried)
+		if n == 0 && err == nil {
+			err = io.ErrUnexpectedEOF // the file is shorter than the range queued
+		}
+		if n > 0 {
+			q.n -= n
+		}
+		if fs.pos >= fs.end {
+			fs.f.Close()
+			q.chunks[0] = outChunk{}
+			q.consume(0, pool)
+		}
+		return n, tried, err
+	}
 	var iov [sock.IovMax]unix.Iovec
 	k := 0
 	for i := range q.chunks {
-		if k == len(iov) || tried >= sock.MaxRW {
+		if k == len(iov) || tried >= sock.MaxRW || q.chunks[i].file != nil {
 			break
 		}
 		b := q.chunks[i].b[q.chunks[i].off:]
@@ -106,11 +138,12 @@ func (q *outQueue) writeTo(fd int, pool *BufferPool) (n, tried int, err error) {
 	return n, tried, err
 }
 
-// consume drops n sent bytes from the front of the queue.
+// consume drops n sent bytes from the front of the queue, and the emptied
+// chunks (a finished file segment is zeroed by writeTo).
 func (q *outQueue) consume(n int, pool *BufferPool) {
 	q.n -= n
 	done := 0
-	for done < len(q.chunks) && n > 0 {
+	for done < len(q.chunks) && (n > 0 || q.chunks[done].b == nil && q.chunks[done].file == nil) {
 		ch := &q.chunks[done]
 		left := len(ch.b) - ch.off
 		if n < left {
@@ -133,12 +166,47 @@ func (q *outQueue) consume(n int, pool *BufferPool) {
 	}
 }
 
-// release gives every chunk back and empties the queue.
+// release gives every chunk back, closes queued files, and empties the
+// queue.
 func (q *outQueue) release(pool *BufferPool) {
 	for _, ch := range q.chunks {
+		if ch.file != nil {
+			ch.file.f.Close()
+		}
 		pool.put(ch.b)
 	}
 	q.chunks, q.n = nil, 0
+}
+
+// SendFile queues count bytes of f from offset, in order after what is
+// already queued, to be sent with sendfile(2) in bounded chunks: the bytes
+// go from the page cache to the socket without passing through user space.
+// The connection owns f from now on and closes it once the range is sent or
+// the connection closes. count < 0 means up to the end of the file. The
+// queued bytes count towards OutboundLen and the watermarks; to act once they
+// are sent, Close (which flushes first) and act in OnClose, or watch
+// OnWritable.
+func (c *Conn) SendFile(f *os.File, offset, count int64) error {
+	if c.flags&(flagClosing|flagClosed|flagWriteShut) != 0 {
+		f.Close()
+		return ErrClosed
+	}
+	if count < 0 {
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return err
+		}
+		count = max(st.Size()-offset, 0)
+	}
+	if count == 0 {
+		f.Close()
+		return nil
+	}
+	c.out.chunks = append(c.out.chunks, outChunk{file: &fileSeg{f: f, pos: offset, end: offset + count}})
+	c.out.n += int(count)
+	c.queuedGrew()
+	return nil
 }
 
 // Write sends p, or queues what the socket does not take at once; it copies
@@ -267,6 +335,11 @@ func (c *Conn) writeOwned(b []byte) {
 	c.Write(b)
 }
 
+// flushBudget bounds the bytes one writable event sends on one connection;
+// a fast reader of a large queue (a file download on loopback) must not keep
+// the loop from its other connections.
+const flushBudget = 4 << 20
+
 // OutboundLen returns the number of bytes queued and not yet sent.
 func (c *Conn) OutboundLen() int { return c.out.n }
 
@@ -291,8 +364,9 @@ func (c *Conn) queuedGrew() {
 func (c *Conn) flush() {
 	pool := c.owner.Pool()
 	progressed := false
-	for c.out.n > 0 {
+	for budget := flushBudget; c.out.n > 0 && budget > 0; {
 		n, tried, err := c.out.writeTo(c.fd, pool)
+		budget -= n
 		if err != nil {
 			if err == unix.EAGAIN {
 				break

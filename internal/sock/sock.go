@@ -198,3 +198,26 @@ func Family(ip net.IP) int {
 	}
 	return unix.AF_INET6
 }
+
+// Sendfile sends up to count bytes of file descriptor in from *offset to the
+// socket fd and advances *offset by what it sent, retrying EINTR. (Linux's
+// sendfile(2) advances an offset it is given; the BSD and macOS calls do not,
+// so the offset handed to the system call is a copy on every platform.)
+func Sendfile(fd, in int, offset *int64, count int) (int, error) {
+	for {
+		off := *offset
+		n, err := unix.Sendfile(fd, in, &off, count)
+		if n > 0 {
+			*offset += int64(n)
+		}
+		switch {
+		case err == unix.EINTR && n == 0:
+			continue
+		case n > 0:
+			return n, nil // BSD reports partial progress with EAGAIN or EINTR
+		case err != nil:
+			return 0, err
+		}
+		return 0, nil
+	}
+}
