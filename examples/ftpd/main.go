@@ -1,0 +1,194 @@
+// Command ftpd serves a folder over FTP with reactor's event loops. With no
+// flags it serves the current folder read-only to anonymous users on
+// 127.0.0.1:2121:
+//
+//	go run ./examples/ftpd
+//	go run ./examples/ftpd -addr :2121 -root /srv/ftp -user alice -pass secret
+//	go run ./examples/ftpd -anonymous=false -users users.txt -passive-ports 50000-50100
+//
+// A users file holds one account per line, name:bcrypt-hash[:root[:ro|rw]]
+// (`htpasswd -nbB name password` prints the first two fields). SIGINT or
+// SIGTERM shuts the server down gracefully: sessions are told 421.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/reactorkit/reactor/loop"
+	"github.com/reactorkit/reactor/poller"
+	"github.com/reactorkit/reactor/protocols/ftp"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "ftpd:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command line's flags.
+type options struct {
+	addr, root, user, pass, users, passivePorts, publicIP string
+	anonymous                                              bool
+	maxSessions, maxPerIP                                  int
+	idleTimeout                                            time.Duration
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("ftpd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:2121", "address to listen on (:2121 for every interface)")
+	fs.StringVar(&o.root, "root", "", "folder to serve (default: the current folder)")
+	fs.BoolVar(&o.anonymous, "anonymous", true, "let anonymous users in, read-only")
+	fs.StringVar(&o.user, "user", "", "name of a read-write account (needs -pass)")
+	fs.StringVar(&o.pass, "pass", "", "password of the -user account")
+	fs.StringVar(&o.users, "users", "", "users file: name:bcrypt-hash[:root[:ro|rw]] per line")
+	fs.StringVar(&o.passivePorts, "passive-ports", "", "passive port range such as 50000-50100 (default: ports the kernel picks)")
+	fs.StringVar(&o.publicIP, "public-ip", "", "IPv4 address to announce in PASV replies (default: the control connection's local address)")
+	fs.IntVar(&o.maxSessions, "max-sessions", ftp.DefaultMaxSessions, "most sessions at once (0: no limit)")
+	fs.IntVar(&o.maxPerIP, "max-per-ip", 0, "most sessions from one address (0: no limit)")
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", ftp.DefaultIdleTimeout, "close sessions idle this long (0: never)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return o, nil
+}
+
+// serverOptions turns the flags into ftp options.
+func serverOptions(o options) ([]ftp.Option, error) {
+	opts := []ftp.Option{
+		ftp.WithMaxSessions(o.maxSessions),
+		ftp.WithMaxSessionsPerIP(o.maxPerIP),
+		ftp.WithIdleTimeout(o.idleTimeout),
+	}
+	if o.anonymous {
+		opts = append(opts, ftp.WithAnonymous(o.root))
+	}
+	switch {
+	case o.user != "" && o.pass == "":
+		return nil, errors.New("-user needs -pass")
+	case o.user == "" && o.pass != "":
+		return nil, errors.New("-pass needs -user")
+	case o.user != "":
+		opts = append(opts, ftp.WithUser(o.user, o.pass, o.root, ftp.ReadWrite))
+	}
+	if o.users != "" {
+		opts = append(opts, ftp.WithUsersFile(o.users, o.root))
+	}
+	if o.passivePorts != "" {
+		lo, hi, ok := strings.Cut(o.passivePorts, "-")
+		l, err1 := strconv.Atoi(lo)
+		h, err2 := strconv.Atoi(hi)
+		if !ok || err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("-passive-ports %q: want LOW-HIGH", o.passivePorts)
+		}
+		opts = append(opts, ftp.WithPassivePorts(l, h))
+	}
+	if o.publicIP != "" {
+		ip, err := netip.ParseAddr(o.publicIP)
+		if err != nil || !ip.Unmap().Is4() {
+			return nil, fmt.Errorf("-public-ip %q: want an IPv4 address", o.publicIP)
+		}
+		opts = append(opts, ftp.WithPublicIP(ip))
+	}
+	return opts, nil
+}
+
+// run serves until ctx is done. When ready is not nil it receives the
+// listening address (tests use it).
+func run(ctx context.Context, args []string, stdout io.Writer, ready chan<- net.Addr) error {
+	o, err := parseFlags(args, os.Stderr)
+	if err != nil {
+		return err
+	}
+	if o.root == "" {
+		if o.root, err = os.Getwd(); err != nil {
+			return err
+		}
+	}
+	if o.root, err = filepath.Abs(o.root); err != nil {
+		return err
+	}
+	opts, err := serverOptions(o)
+	if err != nil {
+		return err
+	}
+	raiseFDLimit()
+	srv, err := ftp.New(opts...)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	ls, err := loop.NewServer()
+	if err != nil {
+		return err
+	}
+	ln, err := ls.Listen("tcp", o.addr, srv)
+	if err != nil {
+		ls.Close()
+		return err
+	}
+	addr := ln.Addr().(*net.TCPAddr)
+	fmt.Fprintf(stdout, "ftpd: serving %s on ftp://%s (poller %s, %d loops)\n", o.root, addr, poller.Backend, len(ls.Loops()))
+	fmt.Fprintf(stdout, "try:  %s\n", clientCommand(o, addr))
+	if ready != nil {
+		ready <- addr
+	}
+	<-ctx.Done()
+	slog.Info("ftpd: shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ls.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
+
+// clientCommand is a command line that lists the served folder.
+func clientCommand(o options, addr *net.TCPAddr) string {
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	url := "ftp://" + net.JoinHostPort(host, strconv.Itoa(addr.Port)) + "/"
+	if !o.anonymous && o.user != "" {
+		return "curl -u " + o.user + ":PASSWORD " + url
+	}
+	return "curl " + url + "    or    lftp " + url
+}
+
+// raiseFDLimit lifts the soft limit on open files to the hard limit: each
+// session needs a descriptor, and one more per data connection.
+func raiseFDLimit() {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		slog.Warn("ftpd: reading the open files limit", "err", err)
+		return
+	}
+	if rl.Cur < rl.Max {
+		rl.Cur = rl.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+			slog.Warn("ftpd: raising the open files limit", "err", err)
+		}
+	}
+}

@@ -1,0 +1,34 @@
+// Package ftp is an FTP server (RFC 959, with RFC 2389 FEAT/OPTS, RFC 2428
+// EPSV/EPRT, RFC 3659 SIZE/MDTM/REST/MLST/MLSD/TVFS, RFC 2640 UTF-8) that
+// runs as a reactor protocol: give a Server to loop.Server.Listen as the
+// Protocol of the control port.
+//
+//	srv, err := ftp.New(ftp.WithAnonymous("/srv/ftp"))
+//	…
+//	ls, err := loop.NewServer()
+//	…
+//	_, err = ls.Listen("tcp", "127.0.0.1:2121", srv)
+//	…
+//	ls.Shutdown(ctx) // each session is told 421
+//	srv.Close()      // then the worker goroutines stop
+//
+// Each control connection is a session (see session for its states). Its
+// data connections, passive (PASV, EPSV) or active (PORT, EPRT), are
+// reactor connections on the control connection's loop, so a session's
+// state needs no locks. Everything that may block — opening, listing,
+// reading and writing files, checking bcrypt hashes — runs on bounded pools
+// of worker goroutines that hand their results back to the loop, so a
+// session listing a huge folder never delays the others. Binary downloads
+// go from the page cache to the socket with sendfile(2).
+//
+// Paths are virtual: "/" is the user's root folder, opened with os.Root, so
+// neither ".." nor a symlink can lead outside it. Anonymous users are
+// read-only; named users (WithUser, or a bcrypt users file) may be
+// read-write. The limits vsftpd applies for safety apply here too: active
+// connections only to the client's own address and to ports 1024 and up
+// (no FTP bounce), passive connections only from the client's address,
+// failed logins delayed and counted, command lines bounded, sessions
+// capped in total and per address.
+//
+// FTPS (AUTH TLS, RFC 4217) is not implemented yet: AUTH is answered 502.
+package ftp

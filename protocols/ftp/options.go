@@ -1,0 +1,198 @@
+package ftp
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"runtime"
+	"time"
+)
+
+// Defaults of the limits, each the value vsftpd or pyftpdlib ship with
+// unless noted.
+const (
+	DefaultMaxSessions       = 1000
+	DefaultIdleTimeout       = 5 * time.Minute  // vsftpd idle_session_timeout
+	DefaultDataAcceptTimeout = 30 * time.Second // pyftpdlib PassiveDTP/ActiveDTP timeout
+	DefaultStallTimeout      = 5 * time.Minute  // vsftpd data_connection_timeout
+	DefaultMaxLineLength     = 4096             // vsftpd VSFTP_MAX_COMMAND_LINE
+	DefaultMaxLoginFailures  = 3                // vsftpd max_login_fails
+	DefaultLoginFailureDelay = time.Second      // vsftpd delay_failed_login
+	DefaultBanner            = "reactor FTP server ready."
+	defaultDiskWorkersPerCPU = 8
+	minDiskWorkers           = 8
+)
+
+// Access is what a user may do below their root folder.
+type Access uint8
+
+const (
+	// ReadOnly lets the user list and download.
+	ReadOnly Access = iota
+	// ReadWrite also lets the user upload, rename, delete and make
+	// folders.
+	ReadWrite
+)
+
+// Option configures a Server.
+type Option func(*config)
+
+// config is what the options set; immutable once New returns.
+type config struct {
+	anonRoot      string // "" when anonymous access is off
+	users         []userSpec
+	usersFile     string
+	usersFileRoot string
+
+	maxSessions int
+	maxPerIP    int
+	idle        time.Duration
+	accept      time.Duration
+	stall       time.Duration
+	maxLine     int
+	pasvLo      int
+	pasvHi      int
+	publicIP    netip.Addr
+	logger      *slog.Logger
+	xferLog     *slog.Logger
+	maxFailures int
+	failDelay   time.Duration
+	banner      string
+	diskWorkers int
+	authWorkers int
+}
+
+// userSpec is one account given with WithUser.
+type userSpec struct {
+	name, pass, root string
+	access           Access
+}
+
+func defaultConfig() config {
+	return config{
+		maxSessions: DefaultMaxSessions,
+		idle:        DefaultIdleTimeout,
+		accept:      DefaultDataAcceptTimeout,
+		stall:       DefaultStallTimeout,
+		maxLine:     DefaultMaxLineLength,
+		logger:      slog.Default(),
+		maxFailures: DefaultMaxLoginFailures,
+		failDelay:   DefaultLoginFailureDelay,
+		banner:      DefaultBanner,
+		diskWorkers: max(minDiskWorkers, defaultDiskWorkersPerCPU*runtime.GOMAXPROCS(0)),
+		authWorkers: max(1, runtime.GOMAXPROCS(0)),
+	}
+}
+
+func (c *config) validate() error {
+	switch {
+	case c.anonRoot == "" && len(c.users) == 0 && c.usersFile == "":
+		return fmt.Errorf("%w: no anonymous root, user or users file", ErrConfig)
+	case c.pasvLo != 0 && (c.pasvLo < 1024 || c.pasvHi > 65535 || c.pasvLo > c.pasvHi):
+		return fmt.Errorf("%w: passive ports %d-%d (want 1024 <= low <= high <= 65535)", ErrConfig, c.pasvLo, c.pasvHi)
+	case c.maxLine < 64:
+		return fmt.Errorf("%w: max line length %d is below 64", ErrConfig, c.maxLine)
+	}
+	return nil
+}
+
+// WithAnonymous serves root read-only to the users "anonymous" and "ftp",
+// whatever password they give (RFC 1635).
+func WithAnonymous(root string) Option {
+	return func(c *config) { c.anonRoot = root }
+}
+
+// WithUser adds an account whose password is compared in constant time.
+func WithUser(name, password, root string, access Access) Option {
+	return func(c *config) { c.users = append(c.users, userSpec{name, password, root, access}) }
+}
+
+// WithUsersFile reads accounts from path, one per line:
+//
+//	name:bcrypt-hash[:root[:ro|rw]]
+//
+// The hash is bcrypt's ($2a$, $2b$ or $2y$, as `htpasswd -nB name` prints);
+// root defaults to defaultRoot and access to rw. Blank lines and lines
+// starting with # are skipped. The file is read by New.
+func WithUsersFile(path, defaultRoot string) Option {
+	return func(c *config) { c.usersFile, c.usersFileRoot = path, defaultRoot }
+}
+
+// WithMaxSessions caps the control connections served at once (default
+// 1000); the next one gets 421 and is closed. n <= 0 removes the cap.
+func WithMaxSessions(n int) Option { return func(c *config) { c.maxSessions = n } }
+
+// WithMaxSessionsPerIP caps the control connections from one address
+// (default 0: no cap, as vsftpd's max_per_ip); the next one gets 421.
+func WithMaxSessionsPerIP(n int) Option { return func(c *config) { c.maxPerIP = n } }
+
+// WithIdleTimeout closes a control connection that sent no command for d
+// while no data connection was open, after a 421 reply (default 5 min). 0
+// disables it.
+func WithIdleTimeout(d time.Duration) Option { return func(c *config) { c.idle = d } }
+
+// WithDataAcceptTimeout bounds how long a passive port waits for the
+// client's connection and an active (PORT, EPRT) connection may take
+// (default 30 s).
+func WithDataAcceptTimeout(d time.Duration) Option { return func(c *config) { c.accept = d } }
+
+// WithStallTimeout closes a data connection that moved no bytes for d
+// (default 5 min); a transfer on it fails with 426.
+func WithStallTimeout(d time.Duration) Option { return func(c *config) { c.stall = d } }
+
+// WithMaxLineLength sets the longest command line accepted (default 4096
+// bytes); a longer one is answered 500 and skipped without being buffered.
+func WithMaxLineLength(n int) Option { return func(c *config) { c.maxLine = n } }
+
+// WithPassivePorts makes PASV and EPSV listen on a port in [lo, hi] (both
+// 1024 or above) instead of one the kernel picks; when all are busy the
+// command fails with 425.
+func WithPassivePorts(lo, hi int) Option { return func(c *config) { c.pasvLo, c.pasvHi = lo, hi } }
+
+// WithPublicIP sets the IPv4 address PASV replies announce, for a server
+// behind NAT; by default it is the control connection's local address.
+func WithPublicIP(ip netip.Addr) Option { return func(c *config) { c.publicIP = ip.Unmap() } }
+
+// WithLogger sets the logger for sessions and errors (default
+// slog.Default()).
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	}
+}
+
+// WithTransferLog sets the logger that records every upload and download
+// (default: the WithLogger logger).
+func WithTransferLog(l *slog.Logger) Option { return func(c *config) { c.xferLog = l } }
+
+// WithMaxLoginFailures closes a session after n failed logins (default 3).
+func WithMaxLoginFailures(n int) Option { return func(c *config) { c.maxFailures = n } }
+
+// WithLoginFailureDelay delays the reply to a failed login by d (default
+// 1 s), on a loop timer.
+func WithLoginFailureDelay(d time.Duration) Option { return func(c *config) { c.failDelay = d } }
+
+// WithBanner sets the text of the 220 greeting.
+func WithBanner(s string) Option { return func(c *config) { c.banner = safe(s) } }
+
+// WithDiskWorkers sets how many goroutines do file-system work for all
+// sessions (default 8 per CPU, at least 8).
+func WithDiskWorkers(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.diskWorkers = n
+		}
+	}
+}
+
+// WithMaxConcurrentLogins caps the bcrypt checks running at once (default
+// one per CPU); further logins wait their turn.
+func WithMaxConcurrentLogins(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.authWorkers = n
+		}
+	}
+}
