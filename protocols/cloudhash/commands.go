@@ -564,7 +564,7 @@ func cmdHello(x *respExec, args [][]byte, _ *respScratch) {
 		x.s.authed = true
 	}
 	if !x.s.authed {
-		x.err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+		x.err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
 		return
 	}
 	if setName {
