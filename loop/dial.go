@@ -195,6 +195,11 @@ func (d *dialer) HandleEvent(poller.Event) {
 		d.next()
 		return
 	}
+	// A wake-up can be spurious: confirm the socket has a peer before taking
+	// it for connected, as Go's net does (net/fd_unix.go; golang.org/issue/14548).
+	if _, err := unix.Getpeername(d.fd); err != nil {
+		return
+	}
 	d.connected()
 }
 

@@ -1,0 +1,172 @@
+package loop_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/reactorkit/reactor/conn"
+	"github.com/reactorkit/reactor/loop"
+)
+
+// lineProto consumes whole lines only, leaving an incomplete one buffered.
+func lineProto() *recorder {
+	p := newRecorder()
+	p.onData = func(c *conn.Conn) {
+		b, _ := c.Peek(0)
+		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+			c.Discard(i + 1)
+		}
+	}
+	return p
+}
+
+// TestTimeouts checks that each timeout closes the connection with its own
+// error, not earlier than configured, and that what should keep a
+// connection alive does.
+func TestTimeouts(t *testing.T) {
+	const d = 150 * time.Millisecond
+	tests := []struct {
+		name string
+		opts []loop.Option
+		// open, if set, runs in OnOpen.
+		open func(c *conn.Conn)
+		// client drives the peer for a while; it may return early.
+		client  func(c interface{ Write([]byte) (int, error) })
+		want    error
+		atLeast time.Duration // the close must not come before this
+	}{
+		{
+			name: "idle",
+			opts: []loop.Option{loop.WithIdleTimeout(d)},
+			want: loop.ErrIdleTimeout, atLeast: d,
+		},
+		{
+			name: "idle, kept alive by traffic",
+			opts: []loop.Option{loop.WithIdleTimeout(d)},
+			client: func(c interface{ Write([]byte) (int, error) }) {
+				for range 8 { // 8 × d/3 > 2.5 d of activity
+					c.Write([]byte("x\n"))
+					time.Sleep(d / 3)
+				}
+			},
+			want: loop.ErrIdleTimeout, atLeast: 3 * d,
+		},
+		{
+			name: "read: a slow incomplete frame",
+			opts: []loop.Option{loop.WithReadTimeout(d)},
+			client: func(c interface{ Write([]byte) (int, error) }) {
+				for range 20 { // a byte every d/4: each byte must not reset it
+					if _, err := c.Write([]byte("y")); err != nil {
+						return
+					}
+					time.Sleep(d / 4)
+				}
+			},
+			want: loop.ErrReadTimeout, atLeast: d,
+		},
+		{
+			name: "write: a peer that never reads",
+			opts: []loop.Option{loop.WithWriteTimeout(d), loop.WithSocketBuffers(32<<10, 32<<10)},
+			open: func(c *conn.Conn) { c.Write(make([]byte, 16<<20)) },
+			want: loop.ErrWriteTimeout, atLeast: d,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := lineProto()
+			p.onOpen = tt.open
+			_, addr := serve(t, p, tt.opts...)
+			c := dial(t, addr)
+			c.SetReadBuffer(32 << 10)
+			start := time.Now()
+			if tt.client != nil {
+				go tt.client(c)
+			}
+			ev := p.waitClose(t, 10*time.Second)
+			took := time.Since(start)
+			if ev.err != tt.want {
+				t.Fatalf("OnClose(%v), want %v", ev.err, tt.want)
+			}
+			if !errors.Is(ev.err, os.ErrDeadlineExceeded) {
+				t.Errorf("%v does not match os.ErrDeadlineExceeded", ev.err)
+			}
+			if took < tt.atLeast {
+				t.Fatalf("closed after %v, before %v", took, tt.atLeast)
+			}
+		})
+	}
+}
+
+// TestTimersOrderAndGoroutine checks that connection and loop timers fire in
+// deadline order, on the loop's goroutine, and that stopped ones never fire.
+func TestTimersOrderAndGoroutine(t *testing.T) {
+	var mu sync.Mutex
+	var fired []string
+	var loopG uint64
+	done := make(chan struct{})
+	record := func(name string) func() {
+		return func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if g := goroutineID(); g != loopG {
+				t.Errorf("timer %s ran on goroutine %d, the loop is %d", name, g, loopG)
+			}
+			fired = append(fired, name)
+			if name == "last" {
+				close(done)
+			}
+		}
+	}
+	p := newRecorder()
+	p.onOpen = func(c *conn.Conn) {
+		loopG = goroutineID()
+		l := loop.Of(c)
+		c.AfterFunc(60*time.Millisecond, record("c60"))
+		l.AfterFunc(20*time.Millisecond, record("l20"))
+		c.AfterFunc(40*time.Millisecond, record("c40"))
+		stopped := c.AfterFunc(30*time.Millisecond, record("stopped"))
+		l.AfterFunc(10*time.Millisecond, record("l10"))
+		lstopped := l.AfterFunc(50*time.Millisecond, record("lstopped"))
+		l.AfterFunc(100*time.Millisecond, record("last"))
+		if !stopped.Stop() || !lstopped.Stop() {
+			t.Error("Stop of a pending timer returned false")
+		}
+	}
+	_, addr := serve(t, p)
+	dial(t, addr)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("timers did not fire")
+	}
+	time.Sleep(50 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"l10", "l20", "c40", "c60", "last"}; !slices.Equal(fired, want) {
+		t.Fatalf("fired %v, want %v", fired, want)
+	}
+}
+
+// TestConnTimerStopsAtClose: a connection's timers do not run after it
+// closed.
+func TestConnTimerStopsAtClose(t *testing.T) {
+	fired := make(chan struct{}, 1)
+	p := newRecorder()
+	p.onOpen = func(c *conn.Conn) {
+		c.AfterFunc(50*time.Millisecond, func() { fired <- struct{}{} })
+		c.Close()
+	}
+	_, addr := serve(t, p)
+	dial(t, addr)
+	p.waitClose(t, 5*time.Second)
+	select {
+	case <-fired:
+		t.Fatal("a closed connection's timer fired")
+	case <-time.After(200 * time.Millisecond):
+	}
+}
