@@ -15,8 +15,8 @@ import (
 
 // File-system errors, matched by errReply.
 var (
-	errEscapes    = errors.New("ftp: path outside the root")
-	errNotRegular = errors.New("ftp: not a regular file")
+	errEscapes          = errors.New("ftp: path outside the root")
+	errNotRegular       = errors.New("ftp: not a regular file")
 	errNotDir     error = syscall.ENOTDIR
 	errIsDir      error = syscall.EISDIR
 	errNotEmpty   error = syscall.ENOTEMPTY
