@@ -83,6 +83,7 @@ const (
 	respOpen respState = iota
 	respSaving
 	respClosing
+	respLingering // rejected for a protocol error: see lingerClose
 )
 
 // respSession is one connection's state; loop goroutine only.
@@ -99,7 +100,8 @@ type respAction uint8
 
 const (
 	actContinue respAction = iota // go on with the next command
-	actClose                      // flush and close (QUIT, protocol error)
+	actClose                      // flush and close (QUIT)
+	actReject                     // protocol error: flush, then lingerClose
 	actSave                       // stop, run SAVE, then go on
 )
 
@@ -165,6 +167,10 @@ func (p *RESPProtocol) OnShutdown(c *conn.Conn) {}
 // serve executes the buffered commands; see RESPProtocol.
 func (p *RESPProtocol) serve(c *conn.Conn) {
 	s, _ := c.Context().(*respSession)
+	if s != nil && s.state == respLingering {
+		drainLingering(c)
+		return
+	}
 	if s == nil || s.state != respOpen {
 		return
 	}
@@ -182,7 +188,7 @@ func (p *RESPProtocol) serve(c *conn.Conn) {
 		if err != nil {
 			// A ProtocolError's text is Redis's own.
 			x.out = codec.AppendError(x.out, "ERR "+err.Error())
-			x.act = actClose
+			x.act = actReject
 			break
 		}
 		ncmds++
@@ -198,7 +204,7 @@ func (p *RESPProtocol) serve(c *conn.Conn) {
 	}
 	p.cmds.Add(int64(ncmds))
 	act := x.act
-	done := act == actClose || (act == actContinue && !stalled && c.PeerClosed())
+	done := act == actClose || act == actReject || (act == actContinue && !stalled && c.PeerClosed())
 	if done {
 		c.Discard(0)
 		s.state = respClosing
@@ -210,6 +216,9 @@ func (p *RESPProtocol) serve(c *conn.Conn) {
 	}
 	p.putScratch(sc)
 	switch {
+	case act == actReject && !c.PeerClosed():
+		s.state = respLingering
+		lingerClose(c)
 	case done:
 		c.Close()
 	case act == actSave:

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/reactorkit/reactor/codec"
 	"github.com/reactorkit/reactor/conn"
@@ -73,10 +74,40 @@ func (sc *seedCore) putBuf(rb *replyBuf) {
 type seedAction uint8
 
 const (
-	keepOpen  seedAction = iota // go on with the next request
-	needMore                    // the next request is incomplete
-	closeConn                   // answer what is gathered, then close
+	keepOpen   seedAction = iota // go on with the next request
+	needMore                     // the next request is incomplete
+	closeConn                    // answer what is gathered, then close
+	rejectConn                   // bad input: answer, then lingerClose
 )
+
+// lingerTimeout bounds how long a connection rejected for bad input keeps
+// reading (and discarding) after its error answer; see lingerClose.
+const lingerTimeout = 2 * time.Second
+
+// lingering marks, as a connection's context, a seed-protocol connection
+// that lingerClose is closing.
+type lingering struct{}
+
+// lingerClose ends a connection whose peer sent bad input, after its error
+// answer has been written: it half-closes (the peer reads the answer, then
+// EOF), discards whatever else arrives, and closes when the peer closes or
+// after lingerTimeout. Closing at once while the peer is still sending
+// would make the kernel reset the connection, and a reset can destroy the
+// error answer before the peer reads it (RFC 1122 4.2.2.13; the "lingering
+// close" of HTTP servers).
+func lingerClose(c *conn.Conn) {
+	c.CloseWrite()
+	c.AfterFunc(lingerTimeout, func() { c.Close() })
+}
+
+// drainLingering discards the input of a connection being closed by
+// lingerClose, and closes it at the peer's FIN.
+func drainLingering(c *conn.Conn) {
+	c.Discard(0)
+	if c.PeerClosed() {
+		c.Close()
+	}
+}
 
 // serve runs step over the connection's inbound bytes until they hold no
 // complete request, gathering the answers in one buffer written once (or
@@ -85,6 +116,10 @@ const (
 // calls it again once the peer has read. At the peer's FIN, eof (if not
 // nil) answers an unterminated rest; then the connection closes.
 func (sc *seedCore) serve(c *conn.Conn, step func(out, in []byte, now int64) ([]byte, int, seedAction), eof func(out, rest []byte, now int64) []byte) {
+	if c.Context() != nil {
+		drainLingering(c)
+		return
+	}
 	in, _ := c.Peek(0)
 	rb := sc.getBuf()
 	out := rb.b
@@ -114,7 +149,7 @@ func (sc *seedCore) serve(c *conn.Conn, step func(out, in []byte, now int64) ([]
 		out = eof(out, in[off:], now)
 		act = closeConn
 	}
-	done := act == closeConn || (!stalled && c.PeerClosed())
+	done := act == closeConn || act == rejectConn || (!stalled && c.PeerClosed())
 	if done {
 		c.Discard(0)
 	} else {
@@ -125,7 +160,11 @@ func (sc *seedCore) serve(c *conn.Conn, step func(out, in []byte, now int64) ([]
 	}
 	rb.b = out
 	sc.putBuf(rb)
-	if done {
+	switch {
+	case act == rejectConn && !c.PeerClosed():
+		c.SetContext(lingering{})
+		lingerClose(c)
+	case done:
 		c.Close()
 	}
 }
@@ -295,7 +334,7 @@ func (p *LineProtocol) step(out, in []byte, now int64) ([]byte, int, seedAction)
 		return out, 0, needMore
 	}
 	if err != nil {
-		return appendSeedError(out, seedErrTooLong, lineFraming), len(in), closeConn
+		return appendSeedError(out, seedErrTooLong, lineFraming), len(in), rejectConn
 	}
 	out, act := p.execLine(out, line, lineFraming, now)
 	return out, n, act
@@ -312,7 +351,7 @@ func (p *LineProtocol) eof(out, rest []byte, now int64) []byte {
 func (p *LineProtocol) execLine(out, line []byte, f framing, now int64) ([]byte, seedAction) {
 	for _, ch := range line {
 		if (ch < 0x20 && ch != '\t') || ch == 0x7f {
-			return appendSeedError(out, seedErrBinary, f), closeConn
+			return appendSeedError(out, seedErrBinary, f), rejectConn
 		}
 	}
 	line = bytes.TrimFunc(line, func(r rune) bool { return r == ' ' || r == '\t' })
@@ -398,7 +437,7 @@ func (p *LengthProtocol) step(out, in []byte, now int64) ([]byte, int, seedActio
 		if errors.Is(err, codec.ErrNegativeLength) {
 			msg = seedErrNegative
 		}
-		return appendSeedError(out, msg, lengthFraming), len(in), closeConn
+		return appendSeedError(out, msg, lengthFraming), len(in), rejectConn
 	}
 	cmd, rest, _ := bytes.Cut(payload, []byte{' '})
 	key, val, hasVal := bytes.Cut(rest, []byte{' '})
