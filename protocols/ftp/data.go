@@ -287,7 +287,7 @@ func (s *session) cmdEPRT(arg string) {
 		return
 	}
 	f := strings.Split(arg, arg[:1])
-	if len(arg) < 2 || len(f) != 5 || f[0] != "" || f[4] != "" {
+	if len(f) != 5 || f[0] != "" || f[1] == "" || f[2] == "" || f[3] == "" || f[4] != "" {
 		s.reply(501, "Invalid EPRT format.")
 		return
 	}

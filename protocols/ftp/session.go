@@ -139,7 +139,7 @@ func (s *session) process() {
 		}
 		s.line = stripTelnet(s.line[:0], line)
 		name, arg := splitCommand(s.line)
-		if s.xfer != nil {
+		if s.xfer != nil && s.state == loggedIn {
 			if cmd := s.srv.cmds.find(name); cmd != nil && cmd.flags&usesData != 0 {
 				s.deferred = true // answered once the transfer ends
 				break

@@ -118,7 +118,10 @@ func (s *session) startTransfer(x *transfer, opening string) {
 	x.s, x.d, x.start = s, d, time.Now()
 	d.x, s.xfer = x, x
 	if d.c != nil {
-		s.reply(125, "Data connection already open; "+opening)
+		if x.kind != xStou { // RFC 1123 §4.1.2.9 fixes STOU's text
+			opening = "Data connection already open; " + opening
+		}
+		s.reply(125, opening)
 		x.connected()
 		return
 	}

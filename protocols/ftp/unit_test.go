@@ -11,13 +11,13 @@ import (
 func TestStripTelnet(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"ABOR", "ABOR"},
-		{"\xff\xf4\xff\xf2ABOR", "ABOR"},           // IAC IP, IAC DM (the synch before ABOR)
-		{"\xff\xfb\x01NOOP", "NOOP"},               // IAC WILL ECHO
-		{"\xff\xfd\x03\xff\xfe\x05STAT", "STAT"},   // IAC DO, IAC DONT
-		{"RETR a\xff\xffb", "RETR a\xffb"},         // IAC IAC is a 255 byte
+		{"\xff\xf4\xff\xf2ABOR", "ABOR"},            // IAC IP, IAC DM (the synch before ABOR)
+		{"\xff\xfb\x01NOOP", "NOOP"},                // IAC WILL ECHO
+		{"\xff\xfd\x03\xff\xfe\x05STAT", "STAT"},    // IAC DO, IAC DONT
+		{"RETR a\xff\xffb", "RETR a\xffb"},          // IAC IAC is a 255 byte
 		{"\xff\xfa\x18\x01xyz\xff\xf0QUIT", "QUIT"}, // subnegotiation
-		{"NOOP\xff", "NOOP"},                       // lone IAC at the end
-		{"\xf2ABOR", "\xf2ABOR"},                   // DM without IAC is data
+		{"NOOP\xff", "NOOP"},                        // lone IAC at the end
+		{"\xf2ABOR", "\xf2ABOR"},                    // DM without IAC is data
 	} {
 		if got := string(stripTelnet(nil, []byte(tc.in))); got != tc.want {
 			t.Errorf("stripTelnet(%q) = %q, want %q", tc.in, got, tc.want)
