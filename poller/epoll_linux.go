@@ -211,24 +211,6 @@ func (p *epoll) Run(h Handler) error {
 	}
 }
 
-// neutral translates epoll's event bits into an Event.
-func neutral(e uint32) Event {
-	var ev Event
-	if e&unix.EPOLLIN != 0 {
-		ev |= Readable
-	}
-	if e&unix.EPOLLOUT != 0 {
-		ev |= Writable
-	}
-	if e&unix.EPOLLHUP != 0 {
-		ev |= Hangup | Readable | Writable
-	}
-	if e&unix.EPOLLERR != 0 {
-		ev |= Failed | Readable | Writable
-	}
-	return ev
-}
-
 // Wake implements Poller.
 func (p *epoll) Wake() error {
 	if !p.awake.CompareAndSwap(false, true) {

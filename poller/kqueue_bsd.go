@@ -179,7 +179,7 @@ func (p *kqueue) Run(h Handler) error {
 			if fd >= len(p.regs) || p.regs[fd] == nil || !sameRegistration(e, p.regs[fd]) {
 				continue // a registration closed earlier in this pass
 			}
-			ev := neutral(e)
+			ev := neutral(int(e.Filter), int(e.Flags))
 			if fd == pendingFD {
 				pending |= ev
 				continue
@@ -207,27 +207,6 @@ func (p *kqueue) dispatch(h Handler, fd int, ev Event) {
 	if fd < len(p.regs) && p.regs[fd] != nil {
 		h.Ready(fd, ev)
 	}
-}
-
-// neutral translates one kevent into an Event. EV_EOF on the read filter
-// means the peer shut down its side: a read returns the buffered bytes and
-// then EOF, so it is a plain Readable; on the write filter it means no more
-// writes are possible.
-func neutral(e *unix.Kevent_t) Event {
-	var ev Event
-	switch int(e.Filter) {
-	case unix.EVFILT_READ:
-		ev = Readable
-	case unix.EVFILT_WRITE:
-		ev = Writable
-		if e.Flags&unix.EV_EOF != 0 {
-			ev |= Hangup | Readable
-		}
-	}
-	if e.Flags&unix.EV_ERROR != 0 {
-		ev |= Failed | Readable | Writable
-	}
-	return ev
 }
 
 func (p *kqueue) drainWakePipe() {
