@@ -64,8 +64,13 @@ func (d *dataChan) OnOpen(c *conn.Conn) {
 			abortConn(c)
 			return
 		}
-		d.ln.Close()
+		// One connection per port: close the listener, but from a task, not
+		// inside its accept loop (see acceptor.acceptSome: it would go on
+		// calling accept(2) on the closed descriptor). Connections that
+		// arrive meanwhile are refused above.
+		ln := d.ln
 		d.ln = nil
+		d.s.lp.Submit(func() { ln.Close() })
 		if d.timer != nil {
 			d.timer.Stop()
 		}
