@@ -78,6 +78,17 @@ type Owner interface {
 	Logger() *slog.Logger
 	// Pool returns the loop's pool of outbound chunks.
 	Pool() *BufferPool
+	// Counters returns the loop's running totals, which connections update.
+	Counters() *Counters
+}
+
+// Counters are the running byte totals of one loop's connections, for its
+// statistics. Atomic: connections add on the loop goroutine, any goroutine
+// may read.
+type Counters struct {
+	BytesIn  atomic.Uint64 // bytes read from sockets
+	BytesOut atomic.Uint64 // bytes written to sockets, file segments included
+	Queued   atomic.Int64  // outbound bytes queued and not yet sent
 }
 
 // Config holds the limits and timeouts of a group of connections (those of

@@ -83,6 +83,7 @@ func (c *Conn) readable() {
 		c.peerEOF()
 		return
 	}
+	c.owner.Counters().BytesIn.Add(uint64(n))
 	if c.cfg.IdleTimeout > 0 {
 		c.activeAt = c.owner.Now()
 	}
@@ -277,7 +278,7 @@ func (c *Conn) finish(err error) {
 	}
 	c.out.release(c.owner.Pool())
 	c.in = nil
-	c.queued.Store(0)
+	c.setQueued()
 	c.owner.Closed(c)
 	if c.flags&flagOpened != 0 {
 		c.callClose(err)

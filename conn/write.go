@@ -228,9 +228,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 			c.finish(err)
 			return 0, err
 		}
-		if n > 0 && c.cfg.IdleTimeout > 0 {
-			c.activeAt = c.owner.Now()
-		}
+		c.sent(n)
 		if n == len(p) {
 			return total, nil
 		}
@@ -275,9 +273,7 @@ func (c *Conn) Writev(bufs [][]byte) (int, error) {
 			c.finish(err)
 			return 0, err
 		}
-		if n > 0 && c.cfg.IdleTimeout > 0 {
-			c.activeAt = c.owner.Now()
-		}
+		c.sent(n)
 		sent = n
 	}
 	if sent == total {
@@ -343,10 +339,30 @@ const flushBudget = 4 << 20
 // OutboundLen returns the number of bytes queued and not yet sent.
 func (c *Conn) OutboundLen() int { return c.out.n }
 
+// sent records n bytes written straight to the socket.
+func (c *Conn) sent(n int) {
+	if n <= 0 {
+		return
+	}
+	c.owner.Counters().BytesOut.Add(uint64(n))
+	if c.cfg.IdleTimeout > 0 {
+		c.activeAt = c.owner.Now()
+	}
+}
+
+// setQueued publishes the queue's length for AsyncWrite's limit and adds the
+// change to the loop's total.
+func (c *Conn) setQueued() {
+	n := int64(c.out.n)
+	if old := c.queued.Swap(n); old != n {
+		c.owner.Counters().Queued.Add(n - old)
+	}
+}
+
 // queuedGrew runs after bytes were queued: it asks for write interest,
 // starts the write timeout and, above the high watermark, stops reading.
 func (c *Conn) queuedGrew() {
-	c.queued.Store(int64(c.out.n))
+	c.setQueued()
 	if c.writeSince == 0 && c.cfg.WriteTimeout > 0 {
 		c.writeSince = c.owner.Now()
 		c.armTimer()
@@ -374,12 +390,15 @@ func (c *Conn) flush() {
 			c.finish(c.opError("writev", err))
 			return
 		}
-		progressed = progressed || n > 0
+		if n > 0 {
+			progressed = true
+			c.owner.Counters().BytesOut.Add(uint64(n))
+		}
 		if n < tried {
 			break // the socket's send buffer is full
 		}
 	}
-	c.queued.Store(int64(c.out.n))
+	c.setQueued()
 	if progressed {
 		now := c.owner.Now()
 		if c.cfg.IdleTimeout > 0 {

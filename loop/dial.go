@@ -219,7 +219,7 @@ func (d *dialer) connected() {
 	if !isUnix {
 		applySocketOptions(d.loop, d.fd, &d.set)
 	}
-	d.loop.connOpened()
+	d.loop.connOpened(true)
 	c, err := conn.New(d.fd, (*owner)(d.loop), d.p, d.cfg, isUnix)
 	if err != nil {
 		d.loop.closeFD(d.fd)

@@ -236,7 +236,7 @@ func (l *Loop) openConn(fd int, p Protocol, cfg *conn.Config, set *settings, isU
 	if !isUnix {
 		applySocketOptions(l, fd, set)
 	}
-	l.connOpened()
+	l.connOpened(false)
 	c, err := conn.New(fd, (*owner)(l), p, cfg, isUnix)
 	if err != nil {
 		l.logger.Error("reactor: registering connection", "fd", fd, "err", err)

@@ -38,16 +38,17 @@ type Loop struct {
 	start  time.Time     // origin of Now; immutable
 
 	// Loop goroutine only.
-	handlers []conn.EventHandler // what each registered fd's events go to, by fd
-	readBuf  []byte              // the shared read buffer
-	pool     conn.BufferPool     // recycled outbound chunks
-	timers   timerheap.Heap      // every timer of the loop and its connections
-	rtWhen   int64               // deadline rt is armed for; 0 when disarmed
-	nconns   int                 // open connections
-	paused   []*acceptor         // acceptors backing off after EMFILE and the like
-	draining bool                // the server is shutting down: connections drain
-	stopping bool                // Run is to return at the end of this wake-up
-	spare    []func()            // the task slice not in use, for reuse
+	handlers   []conn.EventHandler // what each registered fd's events go to, by fd
+	readBuf    []byte              // the shared read buffer
+	pool       conn.BufferPool     // recycled outbound chunks
+	timers     timerheap.Heap      // every timer of the loop and its connections
+	rtWhen     int64               // deadline rt is armed for; 0 when disarmed
+	nconns     int                 // open connections
+	paused     []*acceptor         // acceptors backing off after EMFILE and the like
+	draining   bool                // the server is shutting down: connections drain
+	stopping   bool                // Run is to return at the end of this wake-up
+	spare      []func()            // the task slice not in use, for reuse
+	lastTimers int64               // timers armed when counts.timers was last stored
 
 	// rt is the loop's one runtime timer, armed for the earliest deadline in
 	// timers; when it fires, timersDue is set and the loop is woken. The
@@ -57,6 +58,18 @@ type Loop struct {
 
 	// open mirrors nconns for other goroutines (LeastConnections, Stats).
 	open atomic.Int64
+
+	// counters and counts are the loop's statistics: written by the loop
+	// goroutine, read by Stats and the watchdog. Atomic.
+	counters conn.Counters
+	counts   struct {
+		accepted, dialed, closed atomic.Uint64
+		stalls                   atomic.Uint64
+		timers                   atomic.Int64 // timers armed
+		busy                     atomic.Int64 // nanoseconds spent working
+		longest                  atomic.Int64 // the longest unit of work, ns
+		busySince                atomic.Int64 // Now() when the running unit began; 0 when idle
+	}
 
 	// drained is closed by the loop goroutine once it is draining and has no
 	// connection left; drainedOnce guards the close (loop goroutine only).
@@ -220,9 +233,14 @@ func (l *Loop) closeFD(fd int) error {
 }
 
 // connOpened counts a connection about to be made on this loop.
-func (l *Loop) connOpened() {
+func (l *Loop) connOpened(dialed bool) {
 	l.nconns++
 	l.open.Add(1)
+	if dialed {
+		l.counts.dialed.Add(1)
+	} else {
+		l.counts.accepted.Add(1)
+	}
 }
 
 // connClosed counts a closed connection: fds are free again, so acceptors
@@ -230,6 +248,7 @@ func (l *Loop) connOpened() {
 func (l *Loop) connClosed() {
 	l.nconns--
 	l.open.Add(-1)
+	l.counts.closed.Add(1)
 	for len(l.paused) > 0 {
 		a := l.paused[len(l.paused)-1]
 		l.paused = l.paused[:len(l.paused)-1]
@@ -277,20 +296,25 @@ type events Loop
 // Ready implements poller.Handler.
 func (e *events) Ready(fd int, ev poller.Event) {
 	l := (*Loop)(e)
-	if fd < len(l.handlers) {
-		if h := l.handlers[fd]; h != nil {
-			h.HandleEvent(ev)
-		}
+	if fd >= len(l.handlers) {
+		return
 	}
+	h := l.handlers[fd]
+	if h == nil {
+		return
+	}
+	l.timed(func() { h.HandleEvent(ev) }, func() string { return handlerName(h) })
 }
 
 // Woken implements poller.Handler: due timers, then queued tasks.
 func (e *events) Woken() bool {
 	l := (*Loop)(e)
-	if l.timersDue.Swap(false) {
-		l.runTimers()
-	}
-	l.runTasks()
+	l.timed(func() {
+		if l.timersDue.Swap(false) {
+			l.runTimers()
+		}
+		l.runTasks()
+	}, func() string { return "tasks and timers (Submit, AfterFunc, AsyncWrite, Wake)" })
 	return l.stopping
 }
 
@@ -311,3 +335,4 @@ func (o *owner) Submit(fn func()) error                       { return (*Loop)(o
 func (o *owner) Closed(*conn.Conn)                            { (*Loop)(o).connClosed() }
 func (o *owner) Logger() *slog.Logger                         { return o.logger }
 func (o *owner) Pool() *conn.BufferPool                       { return &o.pool }
+func (o *owner) Counters() *conn.Counters                     { return &o.counters }

@@ -61,11 +61,12 @@ var ErrOptionScope = errors.New("loop: option does not apply here")
 // settings is everything the options set.
 type settings struct {
 	// Server.
-	loops        int
-	readBufSize  int
-	balance      LoadBalancing
-	logger       *slog.Logger
-	drainTimeout time.Duration
+	loops          int
+	readBufSize    int
+	balance        LoadBalancing
+	logger         *slog.Logger
+	drainTimeout   time.Duration
+	stallThreshold time.Duration
 
 	// Listeners.
 	reusePort bool
@@ -93,6 +94,7 @@ const (
 	DefaultKeepAlive      = 15 * time.Second // as Go's net
 	DefaultConnectTimeout = 30 * time.Second
 	DefaultDrainTimeout   = 30 * time.Second
+	DefaultStallThreshold = 100 * time.Millisecond
 )
 
 func defaultSettings() settings {
@@ -101,6 +103,7 @@ func defaultSettings() settings {
 		readBufSize:    DefaultReadBufferSize,
 		logger:         slog.Default(),
 		drainTimeout:   DefaultDrainTimeout,
+		stallThreshold: DefaultStallThreshold,
 		reuseAddr:      true,
 		noDelay:        true,
 		keepAlive:      DefaultKeepAlive,
@@ -161,6 +164,14 @@ func WithLogger(l *slog.Logger) Option {
 // its context is done (default 30 s).
 func WithDrainTimeout(d time.Duration) Option {
 	return Option{"WithDrainTimeout", scopeServer, func(s *settings) { s.drainTimeout = d }}
+}
+
+// WithStallThreshold sets how long one callback (or one wake-up's tasks and
+// timers) may hold its loop before it is logged as a stall, with the
+// protocol's type and the time it took; a watchdog also logs a loop that is
+// still blocked. Default 100 ms; 0 turns both off.
+func WithStallThreshold(d time.Duration) Option {
+	return Option{"WithStallThreshold", scopeServer, func(s *settings) { s.stallThreshold = d }}
 }
 
 // WithReusePort gives each loop its own listening socket bound with

@@ -25,6 +25,9 @@ type Server struct {
 	shutting atomic.Bool   // Shutdown or Close began: no new listeners or dials
 	stopped  chan struct{} // closed when Shutdown has finished
 	stopErr  error         // Shutdown's result; written before stopped closes
+
+	stopWatch chan struct{} // closed to stop the stall watchdog
+	watchDone chan struct{} // closed when the watchdog has returned
 }
 
 // NewServer starts the event loops (WithLoops; runtime.NumCPU() by default)
@@ -49,6 +52,13 @@ func NewServer(opts ...Option) (*Server, error) {
 	for _, l := range s.loops {
 		go l.run()
 	}
+	s.stopWatch, s.watchDone = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(s.watchDone)
+		if set.stallThreshold > 0 {
+			s.watchdog(s.stopWatch)
+		}
+	}()
 	return s, nil
 }
 
@@ -200,6 +210,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		l.Submit(func() { l.stopping = true })
 		<-l.done
 	}
+	close(s.stopWatch)
+	<-s.watchDone
 	s.stopErr = err
 	close(s.stopped)
 	return err

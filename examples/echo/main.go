@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/reactorkit/reactor/conn"
+	"github.com/reactorkit/reactor/examples/internal/debughttp"
 	"github.com/reactorkit/reactor/loop"
 	"github.com/reactorkit/reactor/poller"
 )
@@ -35,6 +36,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:7000", "address to listen on")
 	loops := flag.Int("loops", 0, "event loops (0: one per CPU)")
 	idle := flag.Duration("idle-timeout", 5*time.Minute, "close connections idle this long (0: never)")
+	debugAddr := flag.String("debug-addr", "", "serve stats (expvar) and pprof on this address")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -49,6 +51,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "echo:", err)
 		os.Exit(1)
 	}
+	stopDebug, err := debughttp.Serve(*debugAddr, s)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "echo:", err)
+		os.Exit(1)
+	}
+	defer stopDebug()
 	slog.Info("echo server listening", "addr", ln.Addr(), "loops", len(s.Loops()), "poller", poller.Backend)
 	fmt.Printf("try: nc %s\n", ln.Addr())
 	<-ctx.Done()
