@@ -1,0 +1,168 @@
+// Command patterns serves the seed's FTP-like line protocol (or echo) with
+// one of the six server architectures of the seed's second half, so they can
+// be compared side by side (examples/bench does that):
+//
+//	serial      one connection at a time, in the accepting goroutine
+//	process     a child process per connection, handed the socket (ExtraFiles)
+//	goroutine   a goroutine per connection (the seed's thread per connection)
+//	prefork     N child processes accepting on one inherited listening socket
+//	pool        a fixed number of goroutines taking connections from a queue
+//	evented     reactor's event loops (the seed's Evented / Reactor)
+//
+// Every pattern hands its connections to the same handler package, so they
+// differ only in how connections reach it. Usage:
+//
+//	go run ./examples/patterns -pattern goroutine -addr 127.0.0.1:2121 -proto ftp
+//
+// See README.md beside this file for each pattern's trade-offs and numbers.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/reactorkit/reactor/examples/patterns/handler"
+)
+
+// config is everything the flags set.
+type config struct {
+	pattern  string        // which architecture serves
+	addr     string        // listen address
+	proto    handler.Proto // echo or ftp
+	dir      string        // the FTP session's starting directory
+	procs    int           // prefork: child processes
+	workers  int           // pool: goroutines
+	queue    int           // pool: connections waiting for a worker
+	maxProcs int           // process: most children alive at once
+	loops    int           // evented: event loops (0: one per CPU)
+	idle     time.Duration // evented: idle timeout (0: never)
+	child    string        // internal: "conn" or "prefork" when re-executed as a child
+}
+
+// errUsage reports bad flags.
+var errUsage = errors.New("patterns: usage")
+
+func parseFlags(args []string) (config, error) {
+	fs := flag.NewFlagSet("patterns", flag.ContinueOnError)
+	var cfg config
+	proto := fs.String("proto", "ftp", "protocol: ftp (the seed's line protocol) or echo")
+	fs.StringVar(&cfg.pattern, "pattern", "", "serial, process, goroutine, prefork, pool or evented")
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:2121", "address to listen on")
+	fs.StringVar(&cfg.dir, "dir", "", "FTP starting directory (default: the working directory)")
+	fs.IntVar(&cfg.procs, "procs", 4, "prefork: number of child processes")
+	fs.IntVar(&cfg.workers, "workers", 128, "pool: number of worker goroutines")
+	fs.IntVar(&cfg.queue, "queue", 1024, "pool: accepted connections waiting for a worker")
+	fs.IntVar(&cfg.maxProcs, "max-procs", 256, "process: most child processes at once (accepting waits beyond)")
+	fs.IntVar(&cfg.loops, "loops", 0, "evented: event loops (0: one per CPU)")
+	fs.DurationVar(&cfg.idle, "idle-timeout", 5*time.Minute, "evented: close connections idle this long (0: never)")
+	fs.StringVar(&cfg.child, "child", "", "internal: run as a child process of the process or prefork pattern")
+	if err := fs.Parse(args); err != nil {
+		return cfg, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	p, err := handler.ParseProto(*proto)
+	if err != nil {
+		return cfg, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	cfg.proto = p
+	if cfg.dir == "" {
+		if cfg.dir, err = os.Getwd(); err != nil {
+			return cfg, fmt.Errorf("patterns: working directory: %w", err)
+		}
+	}
+	if cfg.child == "" {
+		if _, ok := patternFunc(cfg.pattern); !ok {
+			return cfg, fmt.Errorf("%w: -pattern %q (want serial, process, goroutine, prefork, pool or evented)", errUsage, cfg.pattern)
+		}
+	}
+	if cfg.procs < 1 || cfg.workers < 1 || cfg.maxProcs < 1 || cfg.queue < 0 {
+		return cfg, fmt.Errorf("%w: -procs, -workers and -max-procs must be at least 1", errUsage)
+	}
+	return cfg, nil
+}
+
+// serveFunc runs a pattern on ln until ctx is done.
+type serveFunc func(ctx context.Context, ln net.Listener, cfg config) error
+
+// patternFunc returns the implementation of a -pattern name. The evented
+// pattern has none: reactor opens its own listener (see run).
+func patternFunc(name string) (serveFunc, bool) {
+	switch name {
+	case "serial":
+		return serveSerial, true
+	case "process":
+		return serveProcessPerConn, true
+	case "goroutine":
+		return serveGoroutinePerConn, true
+	case "prefork":
+		return servePrefork, true
+	case "pool":
+		return serveWorkerPool, true
+	case "evented":
+		return nil, true
+	}
+	return nil, false
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:])
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg); err != nil {
+		slog.Error("patterns", "pattern", cfg.pattern, "child", cfg.child, "err", err)
+		os.Exit(1)
+	}
+}
+
+// run starts the chosen pattern (or child role) and returns when ctx is
+// done or it fails.
+func run(ctx context.Context, cfg config) error {
+	switch cfg.child {
+	case "conn":
+		return runConnChild(ctx, cfg)
+	case "prefork":
+		return runPreforkChild(ctx, cfg)
+	case "":
+	default:
+		return fmt.Errorf("%w: -child %q", errUsage, cfg.child)
+	}
+	if cfg.pattern == "evented" {
+		return serveEvented(ctx, cfg)
+	}
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	slog.Info("listening", "pattern", cfg.pattern, "proto", cfg.proto, "addr", ln.Addr())
+	stopAccept := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stopAccept()
+	serve, _ := patternFunc(cfg.pattern)
+	err = serve(ctx, ln, cfg)
+	if ctx.Err() != nil && errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// logServeError logs a connection's error unless it is an ordinary end
+// (a reset from a client that closed without reading, say).
+func logServeError(err error) {
+	if err == nil || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return
+	}
+	slog.Debug("connection", "err", err)
+}
