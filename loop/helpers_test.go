@@ -25,6 +25,10 @@ func TestMain(m *testing.M) {
 		emfileChild()
 		return
 	}
+	if os.Getenv(memChildEnv) != "" {
+		memChild()
+		return
+	}
 	goleak.VerifyTestMain(m)
 }
 
