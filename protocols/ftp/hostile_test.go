@@ -1,0 +1,295 @@
+package ftp_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	jftp "github.com/jlaffaye/ftp"
+
+	"github.com/reactorkit/reactor/protocols/ftp"
+)
+
+// TestHostile throws what attackers send at one server, then checks it
+// still serves.
+func TestHostile(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, serverConfig{opts: []ftp.Option{ftp.WithMaxLineLength(4096)}})
+	ts.write(t, "pub/file.txt", []byte("public"))
+	ts.write(t, "sub/inner.txt", []byte("inner"))
+	secret := t.TempDir()
+	os.WriteFile(filepath.Join(secret, "passwd"), []byte("secret"), 0o644)
+	mustSymlink := func(target, name string) {
+		if err := os.Symlink(target, filepath.Join(ts.root, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rel, _ := filepath.Rel(ts.root, secret)
+	mustSymlink(secret, "abs-out")     // absolute, out of the root
+	mustSymlink(rel, "rel-out")        // relative, climbing out
+	mustSymlink("sub", "inside")       // stays inside: fine
+	mustSymlink("../../..", "dotdots") // climbing out by itself
+
+	t.Run("traversal", func(t *testing.T) {
+		c := userClient(t, ts)
+		for _, p := range []string{"../../etc/passwd", "/../etc/passwd", "pub/../../x", "..", "/..", "sub/../.."} {
+			c.epsv()
+			c.steps(step{"RETR " + p, 550, ""})
+			c.steps(step{"SIZE " + p, 550, ""}, step{"MKD " + p + "/x", 550, ""}, step{"DELE " + p, 550, ""})
+		}
+		c.steps(step{"CWD ../../..", 250, ""}, step{"PWD", 257, `"/"`},
+			step{"CWD /etc", 550, ""}, step{"SIZE /etc/passwd", 550, ""}, step{"STAT ../", 550, ""})
+		c.epsv()
+		c.steps(step{"LIST ../..", 550, ""})
+	})
+	t.Run("symlinks", func(t *testing.T) {
+		c := userClient(t, ts)
+		for _, p := range []string{"abs-out/passwd", "rel-out/passwd", "dotdots/etc/passwd"} {
+			c.epsv()
+			c.steps(step{"RETR " + p, 550, ""}, step{"SIZE " + p, 550, ""})
+			c.epsv()
+			c.steps(step{"STOR " + p, 550, ""})
+		}
+		for _, p := range []string{"abs-out", "rel-out", "dotdots"} {
+			c.steps(step{"CWD " + p, 550, ""}, step{"MLST " + p, 550, ""})
+			c.epsv()
+			c.steps(step{"LIST " + p, 550, ""})
+		}
+		c.steps(step{"CWD inside", 250, ""}, step{"SIZE inner.txt", 213, "5"}, step{"CWD /", 250, ""})
+		mlsd, code := c.retrieve("MLSD")
+		if code != 226 || bytes.Contains(mlsd, []byte("abs-out")) || !bytes.Contains(mlsd, []byte("inside")) {
+			t.Fatalf("MLSD %d %q", code, mlsd)
+		}
+		if b, err := os.ReadFile(filepath.Join(secret, "passwd")); err != nil || string(b) != "secret" {
+			t.Fatal("the file outside the root changed")
+		}
+	})
+	t.Run("bounce", func(t *testing.T) {
+		c := userClient(t, ts)
+		c.steps(step{"PORT 10,0,0,1,200,10", 501, "foreign address"},
+			step{"PORT 127,0,0,2,200,10", 501, "foreign address"},
+			step{"PORT 127,0,0,1,0,21", 501, "privileged port"},
+			step{"EPRT |1|127.0.0.1|21|", 501, "privileged port"},
+			step{"EPRT |1|192.168.1.1|2000|", 501, "foreign address"},
+			step{"RETR pub/file.txt", 425, ""})
+	})
+	t.Run("long_line", func(t *testing.T) {
+		c := dialClient(t, ts.addr)
+		junk := bytes.Repeat([]byte("A"), 1<<20)
+		// The 500 comes as soon as the limit passes, long before the line
+		// ends: the server does not wait to buffer it.
+		c.conn.Write(junk[:8192])
+		if code, _ := c.read(); code != 500 {
+			t.Fatalf("got %d", code)
+		}
+		c.conn.Write(junk[8192:])
+		c.conn.Write([]byte("\r\n"))
+		c.steps(step{"NOOP", 200, ""})
+		// A long line with its CRLF, sent at once.
+		c.conn.Write(append(bytes.Repeat([]byte("B"), 100000), "\r\nNOOP\r\n"...))
+		c.expectReply(500)
+		c.expectReply(200)
+	})
+	t.Run("before_login", func(t *testing.T) {
+		c := dialClient(t, ts.addr)
+		for _, cmd := range []string{"RETR pub/file.txt", "LIST", "STOR x", "CWD pub", "PASV", "EPSV", "PORT 127,0,0,1,4,1",
+			"DELE pub/file.txt", "MKD x", "SITE CHMOD 777 pub", "SIZE pub/file.txt", "MLST", "STAT /", "RNFR pub"} {
+			c.steps(step{cmd, 530, ""})
+		}
+		c.steps(step{"USER " + testUser, 331, ""}, step{"RETR pub/file.txt", 530, ""})
+	})
+	t.Run("garbage", func(t *testing.T) {
+		c := dialClient(t, ts.addr)
+		r := rand.New(rand.NewPCG(1, 2))
+		for range 50 {
+			line := make([]byte, 1+r.IntN(300))
+			for i := range line {
+				line[i] = byte(r.IntN(256))
+				if line[i] == '\n' {
+					line[i] = 0
+				}
+			}
+			c.conn.Write(append(line, '\r', '\n'))
+			if code, text := c.read(); code < 500 || code > 599 {
+				t.Fatalf("garbage %q got %d %s", line, code, text)
+			}
+		}
+		c.steps(step{"NOOP\x00", 500, ""}, step{"\x00\x00\x00", 500, ""}, step{"", 500, ""}, step{"   ", 500, ""})
+		c.login(testUser, testPass)
+		c.steps(step{"SIZE pub/file.txt\x00../x", 550, ""}, step{"CWD \xc3\x28", 550, ""}, step{"NOOP", 200, ""})
+	})
+	t.Run("concurrent_200", func(t *testing.T) {
+		body := pattern(256<<10, 15)
+		ts.write(t, "pub/body.bin", body)
+		want := sha256.Sum256(body)
+		var wg sync.WaitGroup
+		errs := make(chan error, 200)
+		for i := range 200 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- oneSession(ts.addr, want, i)
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	// After all of it, the server still serves, and every session ended.
+	c := dialJ(t, ts.addr, "anonymous", "x")
+	if names, err := c.NameList("pub"); err != nil || len(names) == 0 {
+		t.Fatalf("NLST after the attacks: %q, %v", names, err)
+	}
+	c.Quit()
+	waitFor(t, "sessions to end", func() bool { return ts.srv.Sessions() == 0 })
+}
+
+// oneSession logs in anonymously, lists, downloads and checks a file, and
+// quits.
+func oneSession(addr string, want [32]byte, i int) error {
+	c, err := jftp.Dial(addr, jftp.DialWithTimeout(30*time.Second), jftp.DialWithDisabledEPSV(i%2 == 0))
+	if err != nil {
+		return err
+	}
+	defer c.Quit()
+	if err := c.Login("anonymous", fmt.Sprint("guest", i)); err != nil {
+		return err
+	}
+	if entries, err := c.List("/pub"); err != nil || len(entries) < 2 {
+		return fmt.Errorf("session %d: LIST %d entries, %v", i, len(entries), err)
+	}
+	r, err := c.Retr("pub/body.bin")
+	if err != nil {
+		return err
+	}
+	b, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || sha256.Sum256(b) != want {
+		return fmt.Errorf("session %d: body differs (%d bytes, %v)", i, len(b), err)
+	}
+	return nil
+}
+
+// TestListingDoesNotStallTheLoop lists a folder of 100,000 entries that
+// the server has never read while other sessions on the same (single) loop
+// keep answering NOOP, each within 100 ms: the folder is read and
+// formatted on the disk workers. It runs alone (not in parallel), and a
+// round over the bound is tried again up to twice, since on a shared
+// machine the whole process can lose the CPU for that long; a loop that
+// really stalls (a readdir or sort on it) misses every round.
+func TestListingDoesNotStallTheLoop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("makes 100,000 files")
+	}
+	ts := startServer(t, serverConfig{loops: 1})
+	const n = 100000
+	dir := filepath.Join(ts.root, "huge")
+	os.Mkdir(dir, 0o755)
+	for i := range n {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("entry-%06d.dat", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	var worst time.Duration
+	for round := range 3 {
+		var pings int
+		var took time.Duration
+		worst, pings, took = listWhilePinging(t, ts, n, []string{"LIST huge", "NLST huge", "MLSD huge"}[round])
+		t.Logf("round %d: listed %d entries in %v; %d NOOPs meanwhile, the slowest %v", round, n, took, pings, worst)
+		if pings < 4 {
+			t.Fatalf("only %d NOOPs while listing", pings)
+		}
+		if worst <= 100*time.Millisecond {
+			return
+		}
+	}
+	t.Fatalf("a NOOP took %v while listing, in every round", worst)
+}
+
+// listWhilePinging runs cmd (a listing of n entries) on one session while
+// four others send NOOPs; it returns the slowest NOOP.
+func listWhilePinging(t *testing.T, ts *testServer, n int, cmd string) (worst time.Duration, pings int, took time.Duration) {
+	const others = 4
+	pingers := make([]*client, others)
+	for i := range pingers {
+		pingers[i] = userClient(t, ts)
+	}
+	lister := userClient(t, ts)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, p := range pingers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				start := time.Now()
+				p.conn.SetWriteDeadline(time.Now().Add(opTimeout))
+				_, err := io.WriteString(p.conn, "NOOP\r\n")
+				code := 0
+				if err == nil {
+					code, _, err = p.readReply()
+				}
+				d := time.Since(start)
+				if err != nil || code != 200 {
+					t.Errorf("NOOP: %d %v", code, err)
+					return
+				}
+				mu.Lock()
+				worst = max(worst, d)
+				pings++
+				mu.Unlock()
+			}
+		}()
+	}
+	start := time.Now()
+	// Counted as it streams: the test's own garbage would otherwise make
+	// the collector, not the server, the thing measured.
+	d := lister.epsv()
+	lister.expect1(cmd)
+	buf := make([]byte, 64<<10)
+	var head []byte
+	lines := 0
+	d.SetReadDeadline(time.Now().Add(time.Minute))
+	for {
+		k, err := d.Read(buf)
+		if len(head) < 200 {
+			head = append(head, buf[:min(k, 200)]...)
+		}
+		lines += bytes.Count(buf[:k], []byte("\n"))
+		if err != nil {
+			break
+		}
+	}
+	d.Close()
+	lister.expectReply(226)
+	took = time.Since(start)
+	close(done)
+	wg.Wait()
+	if lines != n || !strings.Contains(string(head), "entry-000000.dat") {
+		t.Fatalf("%s: %d lines, starting %q", cmd, lines, head)
+	}
+	for _, p := range append(pingers, lister) {
+		p.conn.Close()
+	}
+	return worst, pings, took
+}
