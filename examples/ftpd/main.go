@@ -45,9 +45,9 @@ func main() {
 // options are the command line's flags.
 type options struct {
 	addr, root, user, pass, users, passivePorts, publicIP string
-	anonymous                                              bool
-	maxSessions, maxPerIP                                  int
-	idleTimeout                                            time.Duration
+	anonymous                                             bool
+	maxSessions, maxPerIP                                 int
+	idleTimeout                                           time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	jftp "github.com/jlaffaye/ftp"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// start runs the program with args on a free port and returns its address;
+// cleanup stops it (as SIGINT does) and checks it returned nil.
+func start(t *testing.T, args ...string) (net.Addr, *syncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan net.Addr, 1)
+	out := &syncBuffer{}
+	errc := make(chan error, 1)
+	go func() { errc <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), out, ready) }()
+	var addr net.Addr
+	select {
+	case addr = <-ready:
+	case err := <-errc:
+		cancel()
+		t.Fatal(err)
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatal("not ready")
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-errc:
+			if err != nil {
+				t.Errorf("run: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("no graceful stop")
+		}
+	})
+	return addr, out
+}
+
+func TestServesFolderReadOnly(t *testing.T) {
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "hello.txt"), []byte("hello\n"), 0o644)
+	addr, out := start(t, "-root", root)
+	for _, want := range []string{"serving " + root, "ftp://" + addr.String(), "poller ", "try:  curl ftp://"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output %q lacks %q", out, want)
+		}
+	}
+	c, err := jftp.Dial(addr.String(), jftp.DialWithTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Quit()
+	if err := c.Login("anonymous", "anonymous"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.Retr("hello.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r)
+	r.Close()
+	if string(b) != "hello\n" {
+		t.Fatalf("%q", b)
+	}
+	if err := c.Stor("x", strings.NewReader("x")); err == nil {
+		t.Fatal("anonymous upload succeeded")
+	}
+}
+
+func TestUserAndFlags(t *testing.T) {
+	root := t.TempDir()
+	addr, out := start(t, "-root", root, "-anonymous=false", "-user", "alice", "-pass", "pw",
+		"-passive-ports", "40100-40199", "-public-ip", "127.0.0.1", "-max-sessions", "5", "-max-per-ip", "5", "-idle-timeout", "1m")
+	if !strings.Contains(out.String(), "curl -u alice:PASSWORD") {
+		t.Errorf("output %q", out)
+	}
+	c, err := jftp.Dial(addr.String(), jftp.DialWithTimeout(10*time.Second), jftp.DialWithDisabledEPSV(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Quit()
+	if err := c.Login("anonymous", "x"); err == nil {
+		t.Fatal("anonymous login with -anonymous=false")
+	}
+	if err := c.Login("alice", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Stor("up.txt", strings.NewReader("data")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "up.txt")); string(b) != "data" {
+		t.Fatalf("%q", b)
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-user", "a"},
+		{"-pass", "b"},
+		{"-passive-ports", "x"},
+		{"-passive-ports", "10-20"},
+		{"-public-ip", "::1"},
+		{"-anonymous=false"},
+		{"-users", "/nonexistent"},
+		{"stray"},
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), io.Discard, nil); err == nil {
+			t.Errorf("%q: no error", args)
+		}
+	}
+}
