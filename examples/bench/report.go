@@ -1,0 +1,421 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// summary is one server under one workload over all rounds: the median of
+// each figure over the rounds that succeeded, and the best round.
+type summary struct {
+	Server   string `json:"server"`
+	Workload string `json:"workload"`
+	Status   string `json:"status"`
+	Reason   string `json:"reason,omitempty"`
+	Rounds   int    `json:"rounds_ok"`
+
+	OpsPerSec        float64 `json:"ops_per_sec"`
+	BestOpsPerSec    float64 `json:"best_ops_per_sec"`
+	P50us            float64 `json:"p50_us"`
+	P99us            float64 `json:"p99_us"`
+	P999us           float64 `json:"p999_us"`
+	ServerCPUus      float64 `json:"server_cpu_us_per_op"`
+	BestServerCPUus  float64 `json:"best_server_cpu_us_per_op"`
+	ServerBusy       float64 `json:"server_busy_cores"`
+	GenCPUus         float64 `json:"gen_cpu_us_per_op"`
+	GenBusy          float64 `json:"gen_busy_cores"`
+	PeakRSS          int64   `json:"peak_rss_bytes"`
+	IdleBytesPerConn float64 `json:"idle_rss_bytes_per_conn,omitempty"`
+	// CPURatio and ThroughputRatio compare with the native reactor in the
+	// same run (median over median); 0 when either is missing.
+	CPURatio        float64 `json:"cpu_ratio_to_reactor,omitempty"`
+	ThroughputRatio float64 `json:"throughput_ratio_to_reactor,omitempty"`
+	IdleRatio       float64 `json:"idle_ratio_to_reactor,omitempty"`
+}
+
+// meta describes the run.
+type meta struct {
+	Date       string  `json:"date"`
+	GoVersion  string  `json:"go_version"`
+	OS         string  `json:"os"`
+	Arch       string  `json:"arch"`
+	CPUs       int     `json:"cpus"`
+	CPUModel   string  `json:"cpu_model,omitempty"`
+	Kernel     string  `json:"kernel,omitempty"`
+	Rounds     int     `json:"rounds"`
+	Quick      bool    `json:"quick"`
+	ServerCPUs int     `json:"server_cpus"`
+	GenLoops   int     `json:"gen_loops"`
+	Seconds    float64 `json:"seconds"`
+	BuildSecs  float64 `json:"build_seconds"`
+}
+
+// report is everything the harness writes.
+type report struct {
+	Meta      meta          `json:"meta"`
+	Servers   []*serverSpec `json:"servers"`
+	Workloads []workload    `json:"workloads"`
+	Results   []result      `json:"results"`
+	Summary   []summary     `json:"summary"`
+}
+
+func newReport(cfg config, servers []*serverSpec, loads []workload, results []result, took, build time.Duration) *report {
+	r := &report{
+		Meta: meta{
+			Date: time.Now().UTC().Format("2006-01-02 15:04 MST"), GoVersion: runtime.Version(),
+			OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), CPUModel: cpuModel(), Kernel: kernel(),
+			Rounds: cfg.rounds, Quick: cfg.quick, ServerCPUs: cfg.serverCPUs, GenLoops: cfg.genLoops,
+			Seconds: took.Seconds(), BuildSecs: build.Seconds(),
+		},
+		Servers: servers, Workloads: loads, Results: results,
+	}
+	for _, w := range loads {
+		var base *summary
+		first := len(r.Summary)
+		for _, s := range servers {
+			sum := summarize(s.Name, w.Name, results)
+			r.Summary = append(r.Summary, sum)
+		}
+		for i := first; i < len(r.Summary); i++ {
+			if r.Summary[i].Server == "reactor" && r.Summary[i].Status == statusOK {
+				base = &r.Summary[i]
+			}
+		}
+		if base == nil {
+			continue
+		}
+		for i := first; i < len(r.Summary); i++ {
+			s := &r.Summary[i]
+			if s.Status != statusOK {
+				continue
+			}
+			if base.ServerCPUus > 0 && s.ServerCPUus > 0 {
+				s.CPURatio = s.ServerCPUus / base.ServerCPUus
+			}
+			if base.OpsPerSec > 0 && s.OpsPerSec > 0 {
+				s.ThroughputRatio = s.OpsPerSec / base.OpsPerSec
+			}
+			if base.IdleBytesPerConn > 0 && s.IdleBytesPerConn > 0 {
+				s.IdleRatio = s.IdleBytesPerConn / base.IdleBytesPerConn
+			}
+		}
+	}
+	return r
+}
+
+// summarize reduces one server's rounds under one workload.
+func summarize(server, load string, results []result) summary {
+	s := summary{Server: server, Workload: load, Status: statusNA}
+	var ok []result
+	for _, r := range results {
+		if r.Server != server || r.Workload != load {
+			continue
+		}
+		switch r.Status {
+		case statusOK:
+			ok = append(ok, r)
+		case statusError:
+			s.Status, s.Reason = statusError, r.Reason
+		case statusNA:
+			if s.Status == statusNA {
+				s.Reason = r.Reason
+			}
+		}
+	}
+	if len(ok) == 0 {
+		return s
+	}
+	if s.Status != statusError {
+		s.Status, s.Reason = statusOK, ""
+	}
+	s.Rounds = len(ok)
+	pick := func(f func(result) float64) float64 {
+		v := make([]float64, len(ok))
+		for i, r := range ok {
+			v[i] = f(r)
+		}
+		return median(v)
+	}
+	s.OpsPerSec = pick(func(r result) float64 { return r.OpsPerSec })
+	s.P50us = pick(func(r result) float64 { return r.P50us })
+	s.P99us = pick(func(r result) float64 { return r.P99us })
+	s.P999us = pick(func(r result) float64 { return r.P999us })
+	s.ServerCPUus = pick(func(r result) float64 { return r.ServerCPUus })
+	s.ServerBusy = pick(func(r result) float64 { return r.ServerBusy })
+	s.GenCPUus = pick(func(r result) float64 { return r.GenCPUus })
+	s.GenBusy = pick(func(r result) float64 { return r.GenBusy })
+	s.PeakRSS = int64(pick(func(r result) float64 { return float64(r.PeakRSS) }))
+	s.IdleBytesPerConn = pick(func(r result) float64 { return r.IdleBytesPerConn })
+	for i, r := range ok {
+		if i == 0 || r.OpsPerSec > s.BestOpsPerSec {
+			s.BestOpsPerSec = r.OpsPerSec
+		}
+		if i == 0 || r.ServerCPUus < s.BestServerCPUus {
+			s.BestServerCPUus = r.ServerCPUus
+		}
+	}
+	return s
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// find returns the summary of server under load.
+func (r *report) find(server, load string) *summary {
+	for i := range r.Summary {
+		if r.Summary[i].Server == server && r.Summary[i].Workload == load {
+			return &r.Summary[i]
+		}
+	}
+	return nil
+}
+
+// write prints the tables (or the JSON) and writes the chart and JSON files.
+func (r *report) write(cfg config, stdout, stderr io.Writer) error {
+	var errs []error
+	if cfg.jsonPath != "" {
+		b, err := json.MarshalIndent(r, "", "  ")
+		if err != nil {
+			return fmt.Errorf("json: %w", err)
+		}
+		b = append(b, '\n')
+		if cfg.jsonPath == "-" {
+			_, err = stdout.Write(b)
+		} else {
+			err = os.WriteFile(cfg.jsonPath, b, 0o644)
+			fmt.Fprintf(stderr, "bench: results written to %s\n", cfg.jsonPath)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("json: %w", err))
+		}
+	}
+	if cfg.jsonPath != "-" {
+		if _, err := io.WriteString(stdout, r.markdown()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if cfg.chartPath != "" {
+		if err := r.chart(cfg.chartPath); err != nil {
+			errs = append(errs, fmt.Errorf("chart: %w", err))
+		} else {
+			fmt.Fprintf(stderr, "bench: chart written to %s\n", cfg.chartPath)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// label returns a server's table name.
+func (r *report) label(name string) string {
+	for _, s := range r.Servers {
+		if s.Name == name {
+			return s.Label
+		}
+	}
+	return name
+}
+
+// markdown renders the applicability table and one table per workload.
+func (r *report) markdown() string {
+	var b strings.Builder
+	m := r.Meta
+	fmt.Fprintf(&b, "## reactor bench, %s\n\n", m.Date)
+	fmt.Fprintf(&b, "%s/%s, %d CPUs (%s), %s, kernel %s. Servers: GOMAXPROCS=%d and %d loop(s) each; load generator: reactor, %d loops, unpinned. ",
+		m.OS, m.Arch, m.CPUs, orDash(m.CPUModel), m.GoVersion, orDash(m.Kernel), m.ServerCPUs, m.ServerCPUs, m.GenLoops)
+	fmt.Fprintf(&b, "%d interleaved round(s); figures are medians over rounds (best in the notes). Run took %.0f s (builds %.0f s).\n\n", m.Rounds, m.Seconds, m.BuildSecs)
+
+	b.WriteString("### Which workloads apply\n\n| server |")
+	for _, w := range r.Workloads {
+		fmt.Fprintf(&b, " %s |", w.Name)
+	}
+	b.WriteString("\n|---|")
+	for range r.Workloads {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, s := range r.Servers {
+		fmt.Fprintf(&b, "| %s |", s.Label)
+		for _, w := range r.Workloads {
+			sum := r.find(s.Name, w.Name)
+			switch {
+			case sum == nil:
+				b.WriteString(" – |")
+			case sum.Status == statusOK:
+				b.WriteString(" yes |")
+			case sum.Status == statusError:
+				b.WriteString(" **failed** |")
+			default:
+				fmt.Fprintf(&b, " n/a (%s) |", sum.Reason)
+			}
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+
+	for _, w := range r.Workloads {
+		fmt.Fprintf(&b, "### %s: %s\n\n", w.Name, w.Title)
+		if w.Kind == kindIdle {
+			b.WriteString("| server | RSS per idle conn | × reactor | peak RSS |\n|---|---:|---:|---:|\n")
+		} else {
+			fmt.Fprintf(&b, "| server | %s/s | p50 µs | p99 µs | p99.9 µs | server CPU µs/%s | × reactor CPU | × reactor rate | server cores | peak RSS |\n",
+				w.Unit, w.Unit)
+			b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		}
+		var genNote []string
+		for _, s := range r.Servers {
+			sum := r.find(s.Name, w.Name)
+			if sum == nil || sum.Status == statusNA {
+				continue
+			}
+			if sum.Status == statusError && sum.Rounds == 0 {
+				fmt.Fprintf(&b, "| %s | failed: %s |\n", s.Label, oneLine(sum.Reason))
+				continue
+			}
+			if w.Kind == kindIdle {
+				fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", s.Label, bytesStr(sum.IdleBytesPerConn), ratio(sum.IdleRatio), mib(sum.PeakRSS))
+				continue
+			}
+			fmt.Fprintf(&b, "| %s | %s | %.0f | %.0f | %.0f | %.2f | %s | %s | %.2f | %s |\n",
+				s.Label, rate(sum.OpsPerSec), sum.P50us, sum.P99us, sum.P999us, sum.ServerCPUus,
+				ratio(sum.CPURatio), ratio(sum.ThroughputRatio), sum.ServerBusy, mib(sum.PeakRSS))
+			if r.Meta.Rounds > 1 {
+				genNote = append(genNote, fmt.Sprintf("%s best %s/s, %.2f µs", s.Name, rate(sum.BestOpsPerSec), sum.BestServerCPUus))
+			}
+		}
+		if w.Kind != kindIdle {
+			if g := r.generatorNote(w); g != "" {
+				fmt.Fprintf(&b, "\n%s\n", g)
+			}
+			if len(genNote) > 0 {
+				fmt.Fprintf(&b, "\nBest rounds: %s.\n", strings.Join(genNote, "; "))
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// generatorNote says whether the load generator could drive the fastest
+// server: its own CPU per operation against that server's, and how busy
+// each was.
+func (r *report) generatorNote(w workload) string {
+	var fastest *summary
+	for i := range r.Summary {
+		s := &r.Summary[i]
+		if s.Workload == w.Name && s.Status == statusOK && (fastest == nil || s.OpsPerSec > fastest.OpsPerSec) {
+			fastest = s
+		}
+	}
+	if fastest == nil {
+		return ""
+	}
+	return fmt.Sprintf("Load generator at the fastest server (%s, %s %s/s): %.2f µs CPU/%s and %.2f cores busy, the server %.2f cores (it is limited to %d).",
+		r.label(fastest.Server), rate(fastest.OpsPerSec), w.Unit, fastest.GenCPUus, w.Unit, fastest.GenBusy, fastest.ServerBusy, r.Meta.ServerCPUs)
+}
+
+// failures returns an error naming every measurement that failed and every
+// Go server that did not build; n/a is not a failure.
+func (r *report) failures(b *builds) error {
+	var errs []error
+	for key, err := range b.errs {
+		if !errors.Is(err, errUnavailable) {
+			errs = append(errs, fmt.Errorf("%s did not build: %w", key, err))
+		}
+	}
+	for _, res := range r.Results {
+		if res.Status == statusError {
+			what := "failed"
+			if res.Mismatch {
+				what = "answered wrongly"
+			}
+			errs = append(errs, fmt.Errorf("%s %s (round %d) %s: %s", res.Server, res.Workload, res.Round, what, res.Reason))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return s
+}
+
+func oneLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 160 {
+		s = s[:160] + "…"
+	}
+	return strings.ReplaceAll(s, "|", "\\|")
+}
+
+func ratio(v float64) string {
+	if v == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+func rate(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM", v/1e6)
+	case v >= 1e4:
+		return fmt.Sprintf("%.0fk", v/1e3)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1fk", v/1e3)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+func mib(v int64) string {
+	if v == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f MiB", float64(v)/(1<<20))
+}
+
+func bytesStr(v float64) string {
+	if v >= 10<<10 {
+		return fmt.Sprintf("%.1f KiB", v/1024)
+	}
+	return fmt.Sprintf("%.0f B", v)
+}
+
+// cpuModel returns the processor's name from /proc/cpuinfo, if there is one.
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// kernel returns the kernel release (uname -r).
+func kernel() string {
+	out, err := exec.Command("uname", "-r").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
