@@ -61,6 +61,17 @@ type config struct {
 	expiryInterval                 time.Duration
 	loopOpts                       []loop.Option
 	logger                         *slog.Logger
+
+	// trace, when not nil, is told of each OnData ("data") and each
+	// Write of replies ("write"); tests use it to count writes per read.
+	trace func(event string)
+}
+
+// traced reports an I/O event to the test hook, if any.
+func (cfg *config) traced(event string) {
+	if cfg.trace != nil {
+		cfg.trace(event)
+	}
 }
 
 func newConfig(opts []Option) config {

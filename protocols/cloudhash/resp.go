@@ -174,6 +174,7 @@ func (p *RESPProtocol) serve(c *conn.Conn) {
 	if s == nil || s.state != respOpen {
 		return
 	}
+	p.cfg.traced("data")
 	in, _ := c.Peek(0)
 	sc := p.getScratch()
 	x := &sc.x
@@ -194,6 +195,7 @@ func (p *RESPProtocol) serve(c *conn.Conn) {
 		ncmds++
 		p.dispatch(x, sc)
 		if len(x.out) >= p.cfg.maxReplyBatch {
+			p.cfg.traced("write")
 			c.Write(x.out)
 			x.out = x.out[:0]
 			if c.OutboundLen() > replyHighWatermark && x.act == actContinue {
@@ -212,6 +214,7 @@ func (p *RESPProtocol) serve(c *conn.Conn) {
 		consume(c, off)
 	}
 	if len(x.out) > 0 {
+		p.cfg.traced("write")
 		c.Write(x.out)
 	}
 	p.putScratch(sc)

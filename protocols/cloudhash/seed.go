@@ -120,6 +120,7 @@ func (sc *seedCore) serve(c *conn.Conn, step func(out, in []byte, now int64) ([]
 		drainLingering(c)
 		return
 	}
+	sc.cfg.traced("data")
 	in, _ := c.Peek(0)
 	rb := sc.getBuf()
 	out := rb.b
@@ -134,6 +135,7 @@ func (sc *seedCore) serve(c *conn.Conn, step func(out, in []byte, now int64) ([]
 			break
 		}
 		if len(out) >= sc.cfg.maxReplyBatch {
+			sc.cfg.traced("write")
 			c.Write(out)
 			out = out[:0]
 			if c.OutboundLen() > replyHighWatermark {
@@ -156,6 +158,7 @@ func (sc *seedCore) serve(c *conn.Conn, step func(out, in []byte, now int64) ([]
 		consume(c, off)
 	}
 	if len(out) > 0 {
+		sc.cfg.traced("write")
 		c.Write(out)
 	}
 	rb.b = out
