@@ -48,11 +48,11 @@ type loadRun struct {
 
 	replies [4]string // session: the answers expected, in order
 
-	phase    atomic.Int32 // phaseWarmup, phaseMeasure or phaseStop
-	ids      atomic.Int64 // numbers connections for error messages
-	ops      atomic.Int64 // operations completed in any phase (stall watch)
-	ready    atomic.Int64 // idle: connections that echoed their one message
-	active   atomic.Int64 // connections or slots not finished yet
+	phase    atomic.Int32  // phaseWarmup, phaseMeasure or phaseStop
+	ids      atomic.Int64  // numbers connections for error messages
+	ops      atomic.Int64  // operations completed in any phase (stall watch)
+	ready    atomic.Int64  // idle: connections that echoed their one message
+	active   atomic.Int64  // connections or slots not finished yet
 	finished chan struct{} // closed when active falls to 0 after phaseStop
 	once     sync.Once     // closes finished
 	aborting atomic.Bool   // the run is being torn down: closes are expected
