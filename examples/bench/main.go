@@ -181,7 +181,7 @@ func main() {
 // could not be built, answered wrongly or failed a workload, or when ctx
 // ended first; every server process is gone when it returns.
 func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error) {
-	start := time.Now()
+	start, loadBefore := time.Now(), loadAverage()
 	sup := newSupervisor()
 	defer func() { err = errors.Join(err, sup.killAll()) }()
 
@@ -248,7 +248,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error) 
 	if bar != nil {
 		bar.Finish()
 	}
-	rep := newReport(cfg, servers, loads, results, time.Since(start), b.took)
+	rep := newReport(cfg, servers, loads, results, time.Since(start), b.took, loadBefore)
 	if err := rep.write(cfg, stdout, stderr); err != nil {
 		return err
 	}

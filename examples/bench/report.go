@@ -56,6 +56,10 @@ type meta struct {
 	GenLoops   int     `json:"gen_loops"`
 	Seconds    float64 `json:"seconds"`
 	BuildSecs  float64 `json:"build_seconds"`
+	// LoadBefore and LoadAfter are the 1-minute load averages when the run
+	// started and ended: other work on a shared machine shows there.
+	LoadBefore string `json:"load_before,omitempty"`
+	LoadAfter  string `json:"load_after,omitempty"`
 }
 
 // report is everything the harness writes.
@@ -67,13 +71,14 @@ type report struct {
 	Summary   []summary     `json:"summary"`
 }
 
-func newReport(cfg config, servers []*serverSpec, loads []workload, results []result, took, build time.Duration) *report {
+func newReport(cfg config, servers []*serverSpec, loads []workload, results []result, took, build time.Duration, loadBefore string) *report {
 	r := &report{
 		Meta: meta{
 			Date: time.Now().UTC().Format("2006-01-02 15:04 MST"), GoVersion: runtime.Version(),
 			OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(), CPUModel: cpuModel(), Kernel: kernel(),
 			Rounds: cfg.rounds, Quick: cfg.quick, ServerCPUs: cfg.serverCPUs, GenLoops: cfg.genLoops,
 			Seconds: took.Seconds(), BuildSecs: build.Seconds(),
+			LoadBefore: loadBefore, LoadAfter: loadAverage(),
 		},
 		Servers: servers, Workloads: loads, Results: results,
 	}
@@ -237,7 +242,8 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "## reactor bench, %s\n\n", m.Date)
 	fmt.Fprintf(&b, "%s/%s, %d CPUs (%s), %s, kernel %s. Servers: GOMAXPROCS=%d and %d loop(s) each; load generator: reactor, %d loops, unpinned. ",
 		m.OS, m.Arch, m.CPUs, orDash(m.CPUModel), m.GoVersion, orDash(m.Kernel), m.ServerCPUs, m.ServerCPUs, m.GenLoops)
-	fmt.Fprintf(&b, "%d interleaved round(s); figures are medians over rounds (best in the notes). Run took %.0f s (builds %.0f s).\n\n", m.Rounds, m.Seconds, m.BuildSecs)
+	fmt.Fprintf(&b, "%d interleaved round(s); figures are medians over rounds (best in the notes). Run took %.0f s (builds %.0f s); load average %s before, %s after.\n\n",
+		m.Rounds, m.Seconds, m.BuildSecs, orDash(m.LoadBefore), orDash(m.LoadAfter))
 
 	b.WriteString("### Which workloads apply\n\n| server |")
 	for _, w := range r.Workloads {
@@ -409,6 +415,16 @@ func cpuModel() string {
 		}
 	}
 	return ""
+}
+
+// loadAverage returns the 1-minute load average (/proc/loadavg), if known.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f, _, _ := strings.Cut(string(b), " ")
+	return f
 }
 
 // kernel returns the kernel release (uname -r).
