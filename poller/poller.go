@@ -32,7 +32,9 @@
 // [Poller.Close] and its number is reused by a later socket while events for
 // the old socket are still waiting in the current pass, those stale events are
 // dropped: a Handler never sees an event that belongs to an earlier
-// registration of the same fd number.
+// registration of the same fd number. (The gnet backend's kernel events carry
+// no generation; it keeps the number from being reused within the pass by
+// deferring close(2) until the pass's events are dispatched.)
 //
 // Run has no timeout: a loop that needs to run timers arranges to be woken
 // through Wake (reactor keeps one runtime timer per loop for that), because not
@@ -132,7 +134,11 @@ type Poller interface {
 	Modify(fd int, in Interest) error
 	// Close removes fd's registration and closes fd. Events for fd still
 	// waiting in the current pass are dropped, also when the kernel hands the
-	// same fd number to a new socket before the pass ends.
+	// same fd number to a new socket before the pass ends. A backend may
+	// defer the close(2) itself until the pass's events are dispatched (the
+	// gnet backend does, see gnet.go), or if Run has stopped, until Release;
+	// the error of a deferred close(2) is returned by Release, since no
+	// caller of Close is waiting for it.
 	Close(fd int) error
 	// Run waits for events and dispatches them to h until h.Woken returns true
 	// or the poller fails; it returns nil after a stop and the error otherwise.
@@ -143,6 +149,7 @@ type Poller interface {
 	// wake-up.
 	Wake() error
 	// Release frees the poller's own descriptors after Run has returned (or if
-	// it never ran). Registered fds are not closed.
+	// it never ran), and closes fds whose close(2) Close deferred. Registered
+	// fds are not closed.
 	Release() error
 }
