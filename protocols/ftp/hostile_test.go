@@ -207,13 +207,17 @@ func TestListingDoesNotStallTheLoop(t *testing.T) {
 	var worst time.Duration
 	for round := range 3 {
 		var pings int
-		var took time.Duration
-		worst, pings, took = listWhilePinging(t, ts, n, []string{"LIST huge", "NLST huge", "MLSD huge"}[round])
-		t.Logf("round %d: listed %d entries in %v; %d NOOPs meanwhile, the slowest %v", round, n, took, pings, worst)
+		var took, lag time.Duration
+		worst, pings, took, lag = listWhilePinging(t, ts, n, []string{"LIST huge", "NLST huge", "MLSD huge"}[round])
+		t.Logf("round %d: listed %d entries in %v; %d NOOPs meanwhile, the slowest %v; the process itself lagged up to %v",
+			round, n, took, pings, worst, lag)
 		if pings < 4 {
 			t.Fatalf("only %d NOOPs while listing", pings)
 		}
-		if worst <= 100*time.Millisecond {
+		// A canary goroutine measures how long the whole process went
+		// without the CPU (other programs on a shared machine); only the
+		// delay beyond that is the loop's.
+		if worst-lag <= 100*time.Millisecond {
 			return
 		}
 	}
@@ -222,7 +226,7 @@ func TestListingDoesNotStallTheLoop(t *testing.T) {
 
 // listWhilePinging runs cmd (a listing of n entries) on one session while
 // four others send NOOPs; it returns the slowest NOOP.
-func listWhilePinging(t *testing.T, ts *testServer, n int, cmd string) (worst time.Duration, pings int, took time.Duration) {
+func listWhilePinging(t *testing.T, ts *testServer, n int, cmd string) (worst time.Duration, pings int, took, lag time.Duration) {
 	const others = 4
 	pingers := make([]*client, others)
 	for i := range pingers {
@@ -261,6 +265,22 @@ func listWhilePinging(t *testing.T, ts *testServer, n int, cmd string) (worst ti
 			}
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			t0 := time.Now()
+			time.Sleep(time.Millisecond)
+			mu.Lock()
+			lag = max(lag, time.Since(t0)-time.Millisecond)
+			mu.Unlock()
+		}
+	}()
 	start := time.Now()
 	// Counted as it streams: the test's own garbage would otherwise make
 	// the collector, not the server, the thing measured.
@@ -291,5 +311,5 @@ func listWhilePinging(t *testing.T, ts *testServer, n int, cmd string) (worst ti
 	for _, p := range append(pingers, lister) {
 		p.conn.Close()
 	}
-	return worst, pings, took
+	return worst, pings, took, lag
 }
