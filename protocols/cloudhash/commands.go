@@ -628,13 +628,12 @@ func cmdLastSave(x *respExec, _ [][]byte, _ *respScratch) { x.int(x.p.persist.la
 
 // configParams returns CONFIG GET's parameters and values, in order.
 func (p *RESPProtocol) configParams() [][2]string {
-	policy := "noeviction"
 	return [][2]string{
 		{"save", ""},
 		{"appendonly", "no"},
 		{"databases", "1"},
 		{"maxmemory", itoa(p.st.MaxMemory())},
-		{"maxmemory-policy", policy},
+		{"maxmemory-policy", "noeviction"},
 		{"proto-max-bulk-len", itoa(int64(p.cfg.maxValue))},
 		{"dbfilename", p.persist.path},
 		{"requirepass", ""},
@@ -699,9 +698,6 @@ func cmdClientSetInfo(x *respExec, args [][]byte, _ *respScratch) {
 			x.err("ERR " + strings.ToLower(string(attr)) + " cannot contain spaces, newlines or special characters.")
 			return
 		}
-	}
-	if asciiEqualFold(attr, "LIB-NAME") {
-		x.s.lib = string(args[3])
 	}
 	x.ok()
 }

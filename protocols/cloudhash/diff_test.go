@@ -188,6 +188,12 @@ func TestDifferentialAuth(t *testing.T) {
 			t.Errorf("%q:\n  redis:     %q\n  cloudhash: %q", cmd, want, got)
 		}
 	}
+	// Before AUTH, requests are held to Redis's unauthenticated limits.
+	for _, in := range []string{"*11\r\n", "*2\r\n$3\r\nGET\r\n$16385\r\n", "*2\r\n$3\r\nGET\r\n$600000000\r\n", "*abc\r\n", "*10\r\n$3\r\nGET\r\n$16384\r\n"} {
+		if want, got := rawExchange(t, redisAddr, in), rawExchange(t, s.RESPAddr(), in); got != want {
+			t.Errorf("unauthenticated %q:\n  redis:     %q\n  cloudhash: %q", in, want, got)
+		}
+	}
 	// HELLO AUTH authenticates too (its map reply describes the server and
 	// is not compared).
 	r2, c2 := newRESPConn(t, redisAddr), newRESPConn(t, s.RESPAddr())

@@ -188,8 +188,9 @@ func WithMaxReplyBatch(n int) Option {
 func WithExpiryInterval(d time.Duration) Option { return func(c *config) { c.expiryInterval = d } }
 
 // WithLoopOptions passes options to the loop.Server a Server starts (the
-// number of loops, timeouts, …). They come after CloudHash's own, so they
-// may override the inbound limit and watermarks.
+// number of loops, timeouts, …). The listeners' inbound limit and write
+// watermarks are CloudHash's own (from WithMaxValue and WithMaxLine), set
+// per listener, so these cannot change them.
 func WithLoopOptions(opts ...loop.Option) Option {
 	return func(c *config) { c.loopOpts = append(c.loopOpts, opts...) }
 }

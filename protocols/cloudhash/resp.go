@@ -26,10 +26,14 @@ import (
 // Goroutine-safe: one value serves every connection of its listener; each
 // connection's session is its own.
 type RESPProtocol struct {
-	st       *Store              // immutable
-	cfg      *config             // immutable
-	persist  *persister          // immutable
-	codec    codec.RESP          // immutable
+	st      *Store     // immutable
+	cfg     *config    // immutable
+	persist *persister // immutable
+	codec   codec.RESP // immutable
+	// noAuth is codec with Redis's limits for clients that have not
+	// authenticated yet (10 arguments, 16 KiB bulks), so they cannot make
+	// the server buffer large requests; immutable.
+	noAuth   codec.RESP
 	commands map[string]*command // by upper-case name; immutable
 	started  time.Time           // immutable
 
@@ -40,10 +44,7 @@ type RESPProtocol struct {
 	bufs sync.Pool // *respScratch
 }
 
-var (
-	_ loop.Protocol        = (*RESPProtocol)(nil)
-	_ loop.ShutdownHandler = (*RESPProtocol)(nil)
-)
+var _ loop.Protocol = (*RESPProtocol)(nil)
 
 // NewRESPProtocol returns the RESP2 protocol over st. Of opts, WithPassword,
 // WithDataFile (for SAVE and BGSAVE), WithMaxLine, WithMaxValue, WithMaxArgs
@@ -63,9 +64,46 @@ func newRESP(st *Store, cfg *config, persist *persister) *RESPProtocol {
 			MaxBulk:   int64(cfg.maxValue),
 			MaxArgs:   cfg.maxArgs,
 		},
+		noAuth: codec.RESP{
+			MaxInline: cfg.maxLine,
+			MaxBulk:   min(int64(cfg.maxValue), unauthMaxBulk),
+			MaxArgs:   min(cfg.maxArgs, unauthMaxArgs),
+		},
 		commands: commandTable(),
 		started:  time.Now(),
 	}
+}
+
+// The request limits of a client that has not authenticated, as in Redis
+// (networking.c, processMultibulkBuffer).
+const (
+	unauthMaxArgs = 10
+	unauthMaxBulk = 16 << 10
+)
+
+// decodeError returns the reply text for a malformed request: Redis's
+// message, or, when only the unauthenticated limits rejected it, Redis's
+// "unauthenticated" message.
+func (p *RESPProtocol) decodeError(err error, in []byte, authed bool, req *codec.Request) string {
+	var pe codec.ProtocolError
+	if !authed && errors.As(err, &pe) && (pe.Kind == codec.InvalidMultibulkLength || pe.Kind == codec.InvalidBulkLength) {
+		_, full := p.codec.DecodeRequest(in, req)
+		if !errors.As(full, &pe) || pe.Kind != errKind(err) {
+			if errKind(err) == codec.InvalidMultibulkLength {
+				return "ERR Protocol error: unauthenticated multibulk length"
+			}
+			return "ERR Protocol error: unauthenticated bulk length"
+		}
+	}
+	return "ERR " + err.Error()
+}
+
+func errKind(err error) codec.ProtocolErrorKind {
+	var pe codec.ProtocolError
+	if errors.As(err, &pe) {
+		return pe.Kind
+	}
+	return 0
 }
 
 // respState is where a RESP session is:
@@ -92,7 +130,6 @@ type respSession struct {
 	authed bool   // AUTH or HELLO AUTH succeeded, or no password is set
 	id     int64  // CLIENT ID; immutable
 	name   string // CLIENT SETNAME
-	lib    string // CLIENT SETINFO LIB-NAME and LIB-VER, for INFO's sake
 }
 
 // respAction is what a command asks of the connection after its reply.
@@ -160,10 +197,6 @@ func (p *RESPProtocol) OnData(c *conn.Conn) { p.serve(c) }
 // reading its replies. Runs on the connection's loop.
 func (p *RESPProtocol) OnWritable(c *conn.Conn) { p.serve(c) }
 
-// OnShutdown lets a session that waits for SAVE be closed by the drain;
-// the others answer what they have read. Runs on the connection's loop.
-func (p *RESPProtocol) OnShutdown(c *conn.Conn) {}
-
 // serve executes the buffered commands; see RESPProtocol.
 func (p *RESPProtocol) serve(c *conn.Conn) {
 	s, _ := c.Context().(*respSession)
@@ -181,14 +214,18 @@ func (p *RESPProtocol) serve(c *conn.Conn) {
 	x.p, x.c, x.s, x.now, x.act = p, c, s, nowMillis(), actContinue
 	off, ncmds, stalled := 0, 0, false
 	for off < len(in) && x.act == actContinue {
-		n, err := p.codec.DecodeRequest(in[off:], &sc.req)
+		cd := &p.codec
+		if !s.authed {
+			cd = &p.noAuth
+		}
+		n, err := cd.DecodeRequest(in[off:], &sc.req)
 		off += n
 		if errors.Is(err, codec.ErrNeedMore) {
 			break
 		}
 		if err != nil {
 			// A ProtocolError's text is Redis's own.
-			x.out = codec.AppendError(x.out, "ERR "+err.Error())
+			x.out = codec.AppendError(x.out, p.decodeError(err, in[off:], s.authed, &sc.req))
 			x.act = actReject
 			break
 		}
