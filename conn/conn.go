@@ -26,6 +26,7 @@
 package conn
 
 import (
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net"
@@ -124,6 +125,13 @@ type Config struct {
 	// its peer shut down its side (ErrHalfCloseTimeout). 0 means
 	// DefaultHalfCloseTimeout; negative disables it.
 	HalfCloseTimeout time.Duration
+	// TLS, when set, makes every connection start with a TLS handshake (as
+	// the server for accepted connections, the client for dialed ones);
+	// OnOpen runs once it has finished.
+	TLS *tls.Config
+	// HandshakeTimeout bounds a TLS handshake (ErrHandshakeTimeout). 0 means
+	// DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
 	// PoisonReadBuffer overwrites the loop's shared read buffer after each
 	// OnData, so a protocol that keeps a borrowed slice sees garbage at once.
 	// A debugging aid for tests; it costs a memset per read.
@@ -186,6 +194,7 @@ const (
 	flagOwnConfig                        // cfg is this connection's private copy
 	flagUnix                             // a Unix domain socket (no TCP options)
 	flagReadDry                          // the last read found the socket empty
+	flagDialed                           // the client side (for TLS's role)
 )
 
 // Conn is one connection on an event loop. Unless a method says otherwise, it
@@ -200,6 +209,7 @@ type Conn struct {
 	out   outQueue   // queued outbound bytes; loop goroutine only
 	ctx   any        // the protocol's per-connection state; loop goroutine only
 	extra *connExtra // rarely used state, allocated on first use; loop goroutine only
+	tls   *tlsLayer  // the TLS layer; nil for plaintext; loop goroutine only
 
 	interest poller.Interest // interest last set on the poller; loop goroutine only
 
@@ -227,14 +237,28 @@ type connExtra struct {
 	local, remote net.Addr // cached addresses
 }
 
+// Setup describes how a connection came to be.
+type Setup struct {
+	Unix   bool // a Unix domain socket: no TCP options
+	Dialed bool // the client side: TLS handshakes as the client
+	// Ready, if set, runs once the connection is open, after OnOpen — at
+	// once for plaintext, after the handshake for TLS — or with the
+	// handshake's error if it failed (OnOpen and OnClose then never run).
+	Ready func(c *Conn, err error)
+}
+
 // New makes a connection of fd, registers it with owner for reading and runs
-// h.OnOpen. fd must be a connected, non-blocking stream socket that owner
-// does not dispatch yet, or a dial owner already dispatches. Loop goroutine
-// only; package loop calls it for every accepted and dialed socket.
-func New(fd int, owner Owner, h Handler, cfg *Config, isUnix bool) (*Conn, error) {
+// h.OnOpen (after the TLS handshake when cfg.TLS is set). fd must be a
+// connected, non-blocking stream socket that owner does not dispatch yet, or
+// a dial owner already dispatches. Loop goroutine only; package loop calls
+// it for every accepted and dialed socket.
+func New(fd int, owner Owner, h Handler, cfg *Config, setup Setup) (*Conn, error) {
 	c := &Conn{fd: fd, owner: owner, h: h, cfg: cfg}
-	if isUnix {
+	if setup.Unix {
 		c.flags |= flagUnix
+	}
+	if setup.Dialed {
+		c.flags |= flagDialed
 	}
 	c.timer.Init(c.onTimer)
 	if err := owner.Register(fd, poller.Read, (*driver)(c)); err != nil {
@@ -245,8 +269,15 @@ func New(fd int, owner Owner, h Handler, cfg *Config, isUnix bool) (*Conn, error
 		c.activeAt = owner.Now()
 		c.armTimer()
 	}
+	if cfg.TLS != nil {
+		c.startTLS(cfg.TLS, nil, setup.Ready)
+		return c, nil
+	}
 	c.flags |= flagOpened
 	c.call(callOpen)
+	if setup.Ready != nil {
+		setup.Ready(c, nil)
+	}
 	return c, nil
 }
 

@@ -9,9 +9,10 @@ import (
 // connError is a sentinel that also matches the standard errors it stands
 // for, so callers can test with errors.Is against either.
 type connError struct {
-	msg     string
-	timeout bool    // reported by Timeout, for net.Error
-	also    []error // further targets errors.Is matches
+	msg       string
+	timeout   bool    // reported by Timeout, for net.Error
+	temporary bool    // reported by Temporary, for net.Error
+	also      []error // further targets errors.Is matches
 }
 
 func (e *connError) Error() string { return e.msg }
@@ -19,8 +20,9 @@ func (e *connError) Error() string { return e.msg }
 // Timeout reports whether the error is a timeout, as net.Error asks.
 func (e *connError) Timeout() bool { return e.timeout }
 
-// Temporary is part of net.Error; no connection error here is temporary.
-func (e *connError) Temporary() bool { return false }
+// Temporary is part of net.Error; no error a connection reports is
+// temporary (only the TLS transport's internal would-block is).
+func (e *connError) Temporary() bool { return e.temporary }
 
 // Is reports whether target is one of the standard errors e stands for.
 func (e *connError) Is(target error) bool {
@@ -33,6 +35,9 @@ func (e *connError) Is(target error) bool {
 }
 
 var _ net.Error = (*connError)(nil)
+
+// errDeadline is what the timeouts also match.
+var errDeadline = os.ErrDeadlineExceeded
 
 // The errors a connection reports, to OnClose and from its methods. Each is
 // matched by errors.Is; the timeouts also match os.ErrDeadlineExceeded and

@@ -79,13 +79,19 @@ func (c *Conn) readable() {
 		return
 	}
 	c.flags &^= flagReadDry
+	if n > 0 {
+		c.owner.Counters().BytesIn.Add(uint64(n))
+		if c.cfg.IdleTimeout > 0 {
+			c.activeAt = c.owner.Now()
+		}
+	}
+	if c.tls != nil {
+		c.readTLS(n, buf)
+		return
+	}
 	if n == 0 {
 		c.peerEOF()
 		return
-	}
-	c.owner.Counters().BytesIn.Add(uint64(n))
-	if c.cfg.IdleTimeout > 0 {
-		c.activeAt = c.owner.Now()
 	}
 	if len(c.in) == 0 {
 		c.in = buf[:n]
@@ -225,6 +231,7 @@ func (c *Conn) Close() error {
 	if c.flags&(flagClosing|flagClosed) != 0 {
 		return nil
 	}
+	c.closeNotify()
 	c.flags |= flagClosing
 	c.readSince, c.peerEOFAt = 0, 0
 	if c.out.n == 0 {
@@ -244,6 +251,7 @@ func (c *Conn) CloseWrite() error {
 	if c.flags&flagWriteShut != 0 {
 		return nil
 	}
+	c.closeNotify()
 	c.flags |= flagWriteShut
 	if c.out.n == 0 {
 		c.shutWrite()
@@ -273,6 +281,9 @@ func (c *Conn) finish(err error) {
 	c.flags &^= flagClosing
 	c.done.Store(true)
 	c.timer.Stop()
+	if c.tls != nil {
+		c.tls.t.Close() // a handshake still waiting for input gives up
+	}
 	if cerr := c.owner.CloseFD(c.fd); cerr != nil {
 		c.owner.Logger().Warn("reactor: closing socket", "fd", c.fd, "err", cerr)
 	}
@@ -283,6 +294,7 @@ func (c *Conn) finish(err error) {
 	if c.flags&flagOpened != 0 {
 		c.callClose(err)
 	}
+	c.handshakeAborted(err)
 }
 
 // opError wraps a system call's errno the way package net does, so callers

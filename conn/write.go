@@ -220,6 +220,18 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	if c.tls != nil {
+		return c.writeTLS(p)
+	}
+	return c.writePlain(p)
+}
+
+// writePlain is Write below any TLS layer: the bytes go to the socket as they
+// are. The TLS transport writes ciphertext with it.
+func (c *Conn) writePlain(p []byte) (int, error) {
+	if c.flags&flagClosed != 0 {
+		return 0, ErrClosed
+	}
 	total := len(p)
 	if c.out.n == 0 {
 		n, err := sock.Write(c.fd, p)
@@ -251,6 +263,13 @@ func (c *Conn) Writev(bufs [][]byte) (int, error) {
 	}
 	if total == 0 {
 		return 0, nil
+	}
+	if c.tls != nil {
+		var all []byte
+		for _, b := range bufs {
+			all = append(all, b...)
+		}
+		return c.writeTLS(all)
 	}
 	sent := 0
 	if c.out.n == 0 {
@@ -323,7 +342,7 @@ func (c *Conn) writeOwned(b []byte) {
 	if c.flags&(flagClosing|flagClosed|flagWriteShut) != 0 || len(b) == 0 {
 		return
 	}
-	if c.out.n > 0 {
+	if c.out.n > 0 && c.tls == nil {
 		c.out.pushOwned(c.owner.Pool(), b)
 		c.queuedGrew()
 		return

@@ -21,8 +21,8 @@ import (
 // (WithConnectTimeout) bounds the whole attempt, and ctx can cancel it.
 //
 // done, if not nil, runs once on this loop: with the connection, after
-// p.OnOpen, when it connected; with a nil connection and the error
-// otherwise. The error is a *net.OpError whose cause errors.Is matches:
+// p.OnOpen, when it connected (and, with WithTLS, finished its handshake);
+// with a nil connection and the error otherwise. The error is a *net.OpError whose cause errors.Is matches:
 // syscall.ECONNREFUSED, conn.ErrConnectTimeout, ctx's error,
 // ErrServerClosed. Loop goroutine only.
 func (l *Loop) Dial(ctx context.Context, network, address string, p Protocol, done func(*conn.Conn, error), opts ...Option) {
@@ -38,6 +38,15 @@ func (l *Loop) Dial(ctx context.Context, network, address string, p Protocol, do
 	}
 	d.set = set
 	cfg := set.conn.Normalized()
+	if cfg.TLS != nil && cfg.TLS.ServerName == "" && !cfg.TLS.InsecureSkipVerify {
+		// Verify the certificate against the name dialed, as tls.Dial does.
+		host, _, err := net.SplitHostPort(address)
+		if err != nil {
+			host = address
+		}
+		cfg.TLS = cfg.TLS.Clone()
+		cfg.TLS.ServerName = host
+	}
 	d.cfg = &cfg
 	d.start(ctx)
 }
@@ -220,14 +229,17 @@ func (d *dialer) connected() {
 		applySocketOptions(d.loop, d.fd, &d.set)
 	}
 	d.loop.connOpened(true)
-	c, err := conn.New(d.fd, (*owner)(d.loop), d.p, d.cfg, isUnix)
-	if err != nil {
+	ready := func(c *conn.Conn, err error) {
+		if err != nil {
+			err = d.opError(err)
+		}
+		d.report(c, err)
+	}
+	if _, err := conn.New(d.fd, (*owner)(d.loop), d.p, d.cfg, conn.Setup{Unix: isUnix, Dialed: true, Ready: ready}); err != nil {
 		d.loop.closeFD(d.fd)
 		d.loop.connClosed()
 		d.report(nil, d.opError(err))
-		return
 	}
-	d.report(c, nil)
 }
 
 // fail ends the dial with err.

@@ -237,7 +237,7 @@ func (l *Loop) openConn(fd int, p Protocol, cfg *conn.Config, set *settings, isU
 		applySocketOptions(l, fd, set)
 	}
 	l.connOpened(false)
-	c, err := conn.New(fd, (*owner)(l), p, cfg, isUnix)
+	c, err := conn.New(fd, (*owner)(l), p, cfg, conn.Setup{Unix: isUnix})
 	if err != nil {
 		l.logger.Error("reactor: registering connection", "fd", fd, "err", err)
 		unix.Close(fd)

@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -254,6 +255,21 @@ func WithHalfCloseTimeout(d time.Duration) Option {
 // OnData, so a protocol that keeps a borrowed slice fails loudly in tests.
 func WithPoisonReadBuffer(on bool) Option {
 	return Option{"WithPoisonReadBuffer", scopeSocket, func(s *settings) { s.conn.PoisonReadBuffer = on }}
+}
+
+// WithTLS serves a listener's connections over TLS with cfg (its
+// certificates, ALPN protocols, client authentication), or makes a dial a
+// TLS client (cfg.ServerName defaults to the host dialed). The handshake
+// runs without blocking the loop; OnOpen runs after it, and a peer that
+// fails it (a plaintext client, a wrong certificate) is closed and logged.
+func WithTLS(cfg *tls.Config) Option {
+	return Option{"WithTLS", scopeSocket, func(s *settings) { s.conn.TLS = cfg }}
+}
+
+// WithHandshakeTimeout bounds a TLS handshake (default 10 s): a peer that
+// stalls in it is closed with conn.ErrHandshakeTimeout.
+func WithHandshakeTimeout(d time.Duration) Option {
+	return Option{"WithHandshakeTimeout", scopeSocket, func(s *settings) { s.conn.HandshakeTimeout = d }}
 }
 
 // WithConnectTimeout bounds how long a dial may take (default 30 s).

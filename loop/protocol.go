@@ -70,4 +70,5 @@ var (
 	ErrInboundLimit     = conn.ErrInboundLimit
 	ErrAsyncWriteLimit  = conn.ErrAsyncWriteLimit
 	ErrPanic            = conn.ErrPanic
+	ErrHandshakeTimeout = conn.ErrHandshakeTimeout
 )

@@ -251,7 +251,7 @@ func (l *Loop) beginDrain() {
 
 // drainConn tells c's protocol about the shutdown and starts draining c.
 func (l *Loop) drainConn(c *conn.Conn) {
-	if sh, ok := c.Handler().(ShutdownHandler); ok {
+	if sh, ok := c.Handler().(ShutdownHandler); ok && !c.Handshaking() {
 		l.safely("OnShutdown", func() { sh.OnShutdown(c) })
 	}
 	if c.Closed() {

@@ -81,9 +81,9 @@ func TestTimeouts(t *testing.T) {
 			p := lineProto()
 			p.onOpen = tt.open
 			_, addr := serve(t, p, tt.opts...)
+			start := time.Now() // before the server can start any timer
 			c := dial(t, addr)
 			c.SetReadBuffer(32 << 10)
-			start := time.Now()
 			if tt.client != nil {
 				go tt.client(c)
 			}

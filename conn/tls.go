@@ -1,0 +1,362 @@
+package conn
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// TLS runs on the loop with the standard crypto/tls, unmodified, over an
+// in-memory transport (tlsTransport) that the loop feeds with ciphertext
+// read from the socket and that writes ciphertext into the connection's
+// outbound queue.
+//
+// crypto/tls sets what the design can be:
+//
+//   - A handshake cannot be resumed after a would-block: its error is sticky
+//     (handshakeErr in (*tls.Conn).handshakeContext). So each handshake runs
+//     on a short-lived goroutine whose reads from the transport block until
+//     the loop feeds more ciphertext; its writes are handed to the loop.
+//   - After the handshake, (*tls.Conn).Read treats a net.Error whose
+//     Temporary() is true as retryable (readRecordOrCCS leaves the partial
+//     record buffered and does not record the error). So the loop decrypts
+//     with Read on its own goroutine, and the transport answers "would block"
+//     when the ciphertext it was fed is used up.
+//   - Every error from the transport's Write is permanent (c.out's
+//     setErrorLocked), so Write never reports would-block: it queues all the
+//     ciphertext, and the watermarks apply to it, and so to the plaintext
+//     written above it.
+//
+// A handshake:
+//
+//	loop goroutine                         handshake goroutine
+//	──────────────                         ───────────────────
+//	socket read → transport.feed ───────►  transport.Read (waits on cond)
+//	conn.write (queue/send) ◄── Submit ──  transport.Write (ClientHello, …)
+//	handshakeDone ◄──────────── Submit ──  HandshakeContext returns
+//
+// After handshakeDone the goroutine is gone and only the loop touches the
+// tls.Conn.
+
+// DefaultHandshakeTimeout bounds a TLS handshake when Config sets none.
+const DefaultHandshakeTimeout = 10 * time.Second
+
+// ErrHandshakeTimeout closes a connection whose TLS handshake did not finish
+// within its handshake timeout.
+var ErrHandshakeTimeout error = &connError{msg: "conn: TLS handshake timeout", timeout: true, also: []error{errDeadline}}
+
+// errWouldBlock is what the transport's Read returns on the loop when the
+// ciphertext it was fed is used up; crypto/tls passes it through, unrecorded,
+// because it is a temporary net.Error.
+var errWouldBlock error = &connError{msg: "conn: tls transport would block", timeout: true, temporary: true}
+
+// tlsLayer is a connection's TLS state. Loop goroutine only, except what the
+// transport guards with its mutex.
+type tlsLayer struct {
+	tc          *tls.Conn
+	t           *tlsTransport
+	handshaking bool                     // the handshake goroutine is running
+	pending     [][]byte                 // plaintext written during the handshake, sent after it
+	timer       *Timer                   // the handshake timeout
+	ready       func(c *Conn, err error) // Setup.Ready, run when the handshake ends
+}
+
+// tlsTransport is the net.Conn under a tls.Conn.
+type tlsTransport struct {
+	c             *Conn    // immutable
+	local, remote net.Addr // the socket's addresses; immutable
+
+	// mu guards the fields below: the loop feeds, the handshake goroutine
+	// (and later the loop) reads.
+	mu       sync.Mutex
+	cond     *sync.Cond
+	in       []byte // ciphertext received and not yet read by crypto/tls
+	eof      bool   // the socket reached EOF
+	closed   bool   // the connection is closing: reads fail
+	blocking bool   // Read waits for data (during the handshake) instead of failing
+}
+
+var _ net.Conn = (*tlsTransport)(nil)
+
+// feed appends ciphertext read from the socket. A TLS 1.3 client may send
+// application data right behind its Finished message, before the handshake
+// goroutine is done, so up to the connection's inbound maximum is accepted.
+func (t *tlsTransport) feed(b []byte, limit int) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.in)+len(b) > limit {
+		return fmt.Errorf("conn: tls: %w: %d bytes of ciphertext waiting", ErrInboundLimit, len(t.in)+len(b))
+	}
+	t.in = append(t.in, b...)
+	t.cond.Signal()
+	return nil
+}
+
+// setEOF records the socket's EOF.
+func (t *tlsTransport) setEOF() {
+	t.mu.Lock()
+	t.eof = true
+	t.cond.Signal()
+	t.mu.Unlock()
+}
+
+// Read implements net.Conn for crypto/tls.
+func (t *tlsTransport) Read(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for len(t.in) == 0 {
+		switch {
+		case t.closed:
+			return 0, net.ErrClosed
+		case t.eof:
+			return 0, io.EOF
+		case !t.blocking:
+			return 0, errWouldBlock
+		}
+		t.cond.Wait()
+	}
+	n := copy(p, t.in)
+	t.in = t.in[n:]
+	if len(t.in) == 0 {
+		t.in = nil
+	}
+	return n, nil
+}
+
+// Write implements net.Conn for crypto/tls: the ciphertext goes to the
+// connection's socket or outbound queue; from the handshake goroutine it is
+// handed to the loop first.
+func (t *tlsTransport) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	onLoop := !t.blocking
+	closed := t.closed
+	t.mu.Unlock()
+	if closed {
+		return 0, net.ErrClosed
+	}
+	if onLoop {
+		if _, err := t.c.writePlain(p); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	b := append([]byte(nil), p...)
+	if err := t.c.owner.Submit(func() { t.c.writePlain(b) }); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Close implements net.Conn; it unblocks a waiting handshake.
+func (t *tlsTransport) Close() error {
+	t.mu.Lock()
+	t.closed = true
+	t.cond.Broadcast()
+	t.mu.Unlock()
+	return nil
+}
+
+// setBlocking switches Read between waiting (handshake) and would-block (loop).
+func (t *tlsTransport) setBlocking(b bool) {
+	t.mu.Lock()
+	t.blocking = b
+	t.mu.Unlock()
+}
+
+func (t *tlsTransport) LocalAddr() net.Addr              { return t.local }
+func (t *tlsTransport) RemoteAddr() net.Addr             { return t.remote }
+func (t *tlsTransport) SetDeadline(time.Time) error      { return nil }
+func (t *tlsTransport) SetReadDeadline(time.Time) error  { return nil }
+func (t *tlsTransport) SetWriteDeadline(time.Time) error { return nil }
+
+// StartTLS upgrades the connection to TLS, as the server side for an accepted
+// connection and the client side for a dialed one, after a plaintext
+// exchange (FTP's AUTH TLS, SMTP's STARTTLS). Inbound bytes still buffered
+// (the peer's ClientHello may already be there) go to the handshake; Write
+// calls made before the handshake finishes are sent once it has. If the
+// handshake fails, the connection closes with its error.
+func (c *Conn) StartTLS(cfg *tls.Config) error {
+	if c.flags&(flagClosing|flagClosed) != 0 {
+		return ErrClosed
+	}
+	if c.tls != nil {
+		return errors.New("conn: StartTLS on a connection that already uses TLS")
+	}
+	if cfg == nil {
+		return errors.New("conn: StartTLS needs a tls.Config")
+	}
+	rest := c.in
+	c.in = nil
+	c.readSince = 0
+	c.startTLS(cfg, rest, nil)
+	return nil
+}
+
+// startTLS begins the handshake on its goroutine, with early as the first
+// ciphertext; ready, if set, learns how it ended.
+func (c *Conn) startTLS(cfg *tls.Config, early []byte, ready func(*Conn, error)) {
+	t := &tlsTransport{c: c, blocking: true, local: c.LocalAddr(), remote: c.RemoteAddr()}
+	t.cond = sync.NewCond(&t.mu)
+	t.in = append([]byte(nil), early...)
+	l := &tlsLayer{t: t, handshaking: true, ready: ready}
+	if c.flags&flagDialed != 0 {
+		l.tc = tls.Client(t, cfg)
+	} else {
+		l.tc = tls.Server(t, cfg)
+	}
+	c.tls = l
+	timeout := c.cfg.HandshakeTimeout
+	if timeout <= 0 {
+		timeout = DefaultHandshakeTimeout
+	}
+	l.timer = c.AfterFunc(timeout, func() {
+		c.owner.Logger().Info("reactor: TLS handshake timeout; closing the connection",
+			"fd", c.fd, "peer", t.remote, "timeout", timeout)
+		c.finish(ErrHandshakeTimeout)
+	})
+	go func() {
+		err := l.tc.HandshakeContext(context.Background())
+		c.owner.Submit(func() { c.handshakeDone(err) })
+	}()
+}
+
+// handshakeDone switches a connection whose handshake finished to the data
+// path on the loop.
+func (c *Conn) handshakeDone(err error) {
+	l := c.tls
+	l.timer.Stop()
+	if c.flags&flagClosed != 0 {
+		return
+	}
+	if err != nil {
+		c.owner.Logger().Info("reactor: TLS handshake failed; closing the connection",
+			"fd", c.fd, "peer", l.t.remote, "err", err)
+		c.finish(fmt.Errorf("conn: tls handshake: %w", err))
+		return
+	}
+	l.handshaking = false
+	l.t.setBlocking(false)
+	if c.flags&flagOpened == 0 {
+		c.flags |= flagOpened
+		c.call(callOpen)
+	}
+	if l.ready != nil {
+		l.ready(c, nil)
+		l.ready = nil
+	}
+	if c.flags&(flagClosing|flagClosed) != 0 {
+		return
+	}
+	for _, p := range l.pending {
+		if _, err := c.Write(p); err != nil {
+			return
+		}
+	}
+	l.pending = nil
+	// Application data may have arrived with the handshake's last flight.
+	c.pumpTLS()
+}
+
+// readTLS feeds one socket read to the TLS layer and, after the handshake,
+// decrypts what it can.
+func (c *Conn) readTLS(n int, buf []byte) {
+	if n == 0 {
+		c.tls.t.setEOF()
+	} else if err := c.tls.t.feed(buf[:n], c.cfg.MaxInbound); err != nil {
+		c.finish(err)
+		return
+	}
+	if !c.tls.handshaking {
+		c.pumpTLS()
+	}
+}
+
+// pumpTLS decrypts the buffered ciphertext into the inbound buffer and runs
+// OnData; a close_notify (or EOF at a record boundary) is the peer's FIN.
+func (c *Conn) pumpTLS() {
+	buf := c.owner.ReadBuffer()
+	got, eof := false, false
+	for {
+		n, err := c.tls.tc.Read(buf)
+		if n > 0 {
+			if len(c.in)+n > c.cfg.MaxInbound {
+				c.finish(ErrInboundLimit)
+				return
+			}
+			c.in = append(c.in, buf[:n]...)
+			got = true
+		}
+		if err == nil {
+			continue
+		}
+		if err == errWouldBlock {
+			break
+		}
+		if errors.Is(err, io.EOF) {
+			eof = true
+			break
+		}
+		c.finish(fmt.Errorf("conn: tls: %w", err))
+		return
+	}
+	switch {
+	case eof:
+		c.peerEOF()
+	case got:
+		c.call(callData)
+		c.afterData()
+	}
+}
+
+// writeTLS encrypts p onto the connection.
+func (c *Conn) writeTLS(p []byte) (int, error) {
+	if c.tls.handshaking {
+		c.tls.pending = append(c.tls.pending, append([]byte(nil), p...))
+		return len(p), nil
+	}
+	n, err := c.tls.tc.Write(p)
+	if err != nil && c.flags&flagClosed == 0 {
+		c.finish(fmt.Errorf("conn: tls: %w", err))
+	}
+	return n, err
+}
+
+// handshakeAborted tells whoever waits for a handshake that the connection
+// closed before it finished (finish calls it).
+func (c *Conn) handshakeAborted(err error) {
+	if c.tls == nil || c.tls.ready == nil {
+		return
+	}
+	ready := c.tls.ready
+	c.tls.ready = nil
+	if err == nil {
+		err = ErrClosed
+	}
+	ready(nil, err)
+}
+
+// closeNotify sends TLS's close_notify alert before a Close or CloseWrite.
+func (c *Conn) closeNotify() {
+	if c.tls != nil && !c.tls.handshaking {
+		c.tls.tc.CloseWrite()
+	}
+}
+
+// Handshaking reports whether a TLS handshake is in progress: the protocol
+// has not seen OnOpen yet (listener TLS) or its StartTLS has not finished.
+func (c *Conn) Handshaking() bool { return c.tls != nil && c.tls.handshaking }
+
+// TLSState returns the negotiated TLS state (version, cipher suite, peer
+// certificates, ALPN protocol, SNI server name) and true once a handshake
+// has finished; false for a plaintext connection or a handshake in progress.
+func (c *Conn) TLSState() (tls.ConnectionState, bool) {
+	if c.tls == nil || c.tls.handshaking {
+		return tls.ConnectionState{}, false
+	}
+	return c.tls.tc.ConnectionState(), true
+}
