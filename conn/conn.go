@@ -195,6 +195,7 @@ const (
 	flagUnix                             // a Unix domain socket (no TCP options)
 	flagReadDry                          // the last read found the socket empty
 	flagDialed                           // the client side (for TLS's role)
+	flagBusy                             // SetBusy(true): not idle, whatever its buffers say
 )
 
 // Conn is one connection on an event loop. Unless a method says otherwise, it

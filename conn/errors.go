@@ -74,6 +74,9 @@ var (
 	// ErrPanic matches the *PanicError that closes a connection whose
 	// callback panicked.
 	ErrPanic error = &connError{msg: "conn: callback panicked"}
+	// ErrSendFileTLS is returned by SendFile on a TLS connection, whose bytes
+	// must be encrypted on their way and so cannot go by sendfile(2).
+	ErrSendFileTLS error = &connError{msg: "conn: SendFile cannot send a file over TLS; read it and Write it"}
 	// ErrBlockingLinger is returned by SetLinger for a positive linger time,
 	// which would block the event loop in close(2).
 	ErrBlockingLinger error = &connError{msg: "conn: a positive SO_LINGER would block the event loop"}

@@ -187,7 +187,7 @@ func (c *Conn) peerEOF() {
 // kernel's buffer is answered rather than reset.
 func (c *Conn) checkDrained() {
 	for range 16 {
-		if c.flags&(flagClosing|flagClosed) != 0 || c.out.n > 0 || len(c.in) > 0 {
+		if c.flags&(flagClosing|flagClosed|flagBusy) != 0 || c.out.n > 0 || len(c.in) > 0 {
 			return
 		}
 		if c.flags&(flagReadDry|flagPeerClosed|flagUserPaused) != 0 {
@@ -221,6 +221,32 @@ func (c *Conn) updateInterest() {
 		return
 	}
 	c.interest = want
+}
+
+// SetBusy marks the connection as having work in progress that its buffers
+// do not show (a transfer on another connection, an answer being computed
+// off the loop), so a graceful shutdown does not take it for idle; it waits
+// until SetBusy(false) or the shutdown's deadline.
+func (c *Conn) SetBusy(busy bool) {
+	if busy {
+		c.flags |= flagBusy
+		return
+	}
+	c.flags &^= flagBusy
+	if c.flags&flagDraining != 0 {
+		c.checkDrained()
+	}
+}
+
+// Abort closes the connection at once: queued bytes are dropped and the peer
+// gets a reset (SO_LINGER 0) rather than a FIN, so it knows the stream was
+// cut. OnClose runs with err (nil is allowed).
+func (c *Conn) Abort(err error) {
+	if c.flags&flagClosed != 0 {
+		return
+	}
+	sock.SetLinger(c.fd, 0)
+	c.finish(err)
 }
 
 // Close closes the connection: it stops reading, sends what is queued

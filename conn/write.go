@@ -185,11 +185,16 @@ func (q *outQueue) release(pool *BufferPool) {
 // the connection closes. count < 0 means up to the end of the file. The
 // queued bytes count towards OutboundLen and the watermarks; to act once they
 // are sent, Close (which flushes first) and act in OnClose, or watch
-// OnWritable.
+// OnWritable. A TLS connection must encrypt what it sends, so there SendFile
+// returns ErrSendFileTLS: read the file off the loop and Write it.
 func (c *Conn) SendFile(f *os.File, offset, count int64) error {
 	if c.flags&(flagClosing|flagClosed|flagWriteShut) != 0 {
 		f.Close()
 		return ErrClosed
+	}
+	if c.tls != nil {
+		f.Close()
+		return ErrSendFileTLS
 	}
 	if count < 0 {
 		st, err := f.Stat()

@@ -163,6 +163,17 @@ func (d *dialer) next() {
 			d.lastErr = os.NewSyscallError("socket", err)
 			continue
 		}
+		if la := d.set.localAddr; la != nil && family != unix.AF_UNIX {
+			lsa, err := sock.Sockaddr(family, la.IP, la.Port, la.Zone)
+			if err == nil {
+				err = os.NewSyscallError("bind", unix.Bind(fd, lsa))
+			}
+			if err != nil {
+				unix.Close(fd)
+				d.lastErr = err
+				continue
+			}
+		}
 		err = unix.Connect(fd, sa)
 		switch err {
 		case nil:

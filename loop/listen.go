@@ -152,6 +152,9 @@ func (a *acceptor) acceptSome(n int) {
 		}
 		a.backoff = 0
 		a.dispatch(fd)
+		if a.closed {
+			return // OnOpen closed the listener (an FTP passive port takes one connection)
+		}
 	}
 }
 

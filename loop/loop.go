@@ -275,6 +275,9 @@ func (l *Loop) run() {
 	l.closed = true
 	l.mu.Unlock()
 	l.rt.Stop()
+	// Run what was queued before Submit started refusing, so work handed
+	// back from other goroutines (closing a file, say) is not lost.
+	l.runTasks()
 	// Shutdown closes everything first; this catches a failed poller.
 	for fd, h := range l.handlers {
 		switch h := h.(type) {

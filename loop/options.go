@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"runtime"
 	"time"
 
@@ -84,6 +85,7 @@ type settings struct {
 
 	// Dials.
 	connectTimeout time.Duration
+	localAddr      *net.TCPAddr // the address dials bind to; nil: the kernel's choice
 
 	// accept replaces the accept system call; tests inject faults with it.
 	accept func(fd int) (int, unix.Sockaddr, error)
@@ -270,6 +272,13 @@ func WithTLS(cfg *tls.Config) Option {
 // stalls in it is closed with conn.ErrHandshakeTimeout.
 func WithHandshakeTimeout(d time.Duration) Option {
 	return Option{"WithHandshakeTimeout", scopeSocket, func(s *settings) { s.conn.HandshakeTimeout = d }}
+}
+
+// WithLocalAddr makes TCP dials leave from addr (its port 0 lets the kernel
+// pick one), as FTP's active mode does from the control connection's local
+// address on a host with several.
+func WithLocalAddr(addr *net.TCPAddr) Option {
+	return Option{"WithLocalAddr", scopeDial, func(s *settings) { s.localAddr = addr }}
 }
 
 // WithConnectTimeout bounds how long a dial may take (default 30 s).

@@ -68,3 +68,5 @@ func TestPanicInOnData(t *testing.T) {
 		t.Fatalf("panic not logged; log:\n%s", logs.String())
 	}
 }
+
+func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
