@@ -84,6 +84,9 @@ func (p *gnetPoller) unregister(fd int, r *gnetReg) error {
 // urgent byte that was not read out of band.
 func (p *gnetPoller) dispatch(fd int, ev netpoll.IOEvent, _ netpoll.IOFlags) error {
 	if ev&(unix.EPOLLPRI|unix.EPOLLIN) == unix.EPOLLPRI {
+		// The error is not needed: EPOLLPRI means a valid urgent byte waits
+		// out of band (tcp_poll), which MSG_OOB reads; with SO_OOBINLINE the
+		// byte is in the stream and EPOLLIN comes with EPOLLPRI.
 		var b [1]byte
 		unix.Recvfrom(fd, b[:], unix.MSG_OOB)
 	}
