@@ -29,6 +29,7 @@ const (
 	FramingLength
 )
 
+// String names the framing ("line" or "length-prefixed").
 func (f Framing) String() string {
 	if f == FramingLength {
 		return "length-prefixed"

@@ -46,14 +46,18 @@ type ServerError struct {
 	Msg string
 }
 
+// Error returns the server's text with the package prefix.
 func (e *ServerError) Error() string { return "cloudhash: server: " + e.Msg }
 
 // timeoutError is ErrTimeout: a net.Error whose Timeout is true.
 type timeoutError struct{}
 
+// Error, Timeout and Temporary make ErrTimeout a net.Error.
 func (timeoutError) Error() string   { return "cloudhash: timeout waiting for the answer" }
 func (timeoutError) Timeout() bool   { return true }
 func (timeoutError) Temporary() bool { return true }
+
+// Is matches os.ErrDeadlineExceeded.
 func (timeoutError) Is(target error) bool {
 	return target == os.ErrDeadlineExceeded
 }
