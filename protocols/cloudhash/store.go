@@ -261,7 +261,9 @@ func (s *Store) setLocked(sh *shard, key, val []byte, exp int64, keepTTL bool, m
 	} else {
 		e.val = append(make([]byte, 0, len(val)), val...)
 	}
-	s.used.Add(int64(cap(e.val)) - old)
+	if d := int64(cap(e.val)) - old; d != 0 {
+		s.used.Add(d) // skipped when unchanged: a shared cache line
+	}
 	if !keepTTL && (e.exp != 0 || exp != 0) {
 		s.setExp(sh, string(key), e, exp)
 	}
