@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/reactorkit/reactor/conn"
 	"github.com/reactorkit/reactor/loop"
 )
@@ -52,7 +50,7 @@ func (s *session) dataOptions() []loop.Option {
 // OnOpen implements loop.Protocol: the data connection is established.
 func (d *dataChan) OnOpen(c *conn.Conn) {
 	if d.done || d.c != nil {
-		abortConn(c)
+		c.Abort(nil)
 		return
 	}
 	if d.ln != nil {
@@ -61,16 +59,13 @@ func (d *dataChan) OnOpen(c *conn.Conn) {
 		if ip := addrIP(c.RemoteAddr()); ip != d.s.peer {
 			d.s.srv.cfg.logger.Warn("ftp: refused data connection from a foreign address",
 				"from", ip, "session", d.s.peer)
-			abortConn(c)
+			c.Abort(nil)
 			return
 		}
-		// One connection per port: close the listener, but from a task, not
-		// inside its accept loop (see acceptor.acceptSome: it would go on
-		// calling accept(2) on the closed descriptor). Connections that
-		// arrive meanwhile are refused above.
-		ln := d.ln
+		// One connection per port: the listener closes here, which also
+		// ends the accept batch it is in.
+		d.ln.Close()
 		d.ln = nil
-		d.s.lp.Submit(func() { ln.Close() })
 		if d.timer != nil {
 			d.timer.Stop()
 		}
@@ -138,17 +133,8 @@ func (d *dataChan) discard() {
 	}
 	if c := d.c; c != nil {
 		d.c = nil
-		abortConn(c)
+		c.Abort(nil) // drops what is queued and resets the connection
 	}
-}
-
-// abortConn closes c at once, dropping what it has queued: shutdown(2)
-// makes the pending sendfile or writev fail, so Close does not wait to
-// flush, and SO_LINGER 0 resets the connection.
-func abortConn(c *conn.Conn) {
-	c.SetLinger(0)
-	c.Control(func(fd uintptr) { unix.Shutdown(int(fd), unix.SHUT_RDWR) })
-	c.Close()
 }
 
 // cmdPASV opens a passive data port and announces it the RFC 959 way.
@@ -332,7 +318,12 @@ func (s *session) dialActive(to netip.AddrPort) {
 	d.cancel = cancel
 	s.data = d
 	s.busy = true
-	opts := append(s.dataOptions(), loop.WithConnectTimeout(s.srv.cfg.accept))
+	// The connection leaves from the address the client reached us on, as
+	// vsftpd's does, so the client sees its data come from the server it
+	// talks to on a host with several addresses.
+	local := addrIP(s.c.LocalAddr())
+	opts := append(s.dataOptions(), loop.WithConnectTimeout(s.srv.cfg.accept),
+		loop.WithLocalAddr(&net.TCPAddr{IP: local.AsSlice(), Zone: local.Zone()}))
 	// done may run inside Dial (a connect that finishes at once); then the
 	// command loop that called us goes on by itself.
 	inDial := true
