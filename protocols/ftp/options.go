@@ -60,6 +60,8 @@ type config struct {
 	banner      string
 	diskWorkers int
 	authWorkers int
+
+	shutdownGrace time.Duration
 }
 
 // userSpec is one account given with WithUser.
@@ -196,3 +198,10 @@ func WithMaxConcurrentLogins(n int) Option {
 		}
 	}
 }
+
+// WithShutdownGrace bounds how long a transfer running when the server
+// shuts down may go on: after d it fails with 426 and its session gets 421.
+// By default (0) it runs to its end, within the deadline the loop.Server's
+// Shutdown was given (past that deadline connections are reset). Set it
+// below that deadline so clients are told why their transfer stopped.
+func WithShutdownGrace(d time.Duration) Option { return func(c *config) { c.shutdownGrace = d } }

@@ -148,7 +148,8 @@ func (s *Server) OnClose(c *conn.Conn, err error) {
 }
 
 // OnShutdown implements loop.ShutdownHandler: each session is told 421 and
-// closed.
+// closed, at once when idle, or after the transfer it is running (see
+// WithShutdownGrace).
 func (s *Server) OnShutdown(c *conn.Conn) {
 	if sess, ok := c.Context().(*session); ok {
 		sess.shutdown()

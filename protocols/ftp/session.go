@@ -22,6 +22,12 @@ import (
 //	   │  └─────────────┘ the Nth failure closes the session        │
 //	   └──────────── REIN, or USER (flushes the account) ───────────┘
 //
+// When the server shuts down (OnShutdown), a session with nothing running
+// is told 421 and closed; one with a transfer or off-loop work in progress
+// finishes it first, its control connection marked busy (conn.SetBusy) so
+// the graceful drain waits for it, then gets the transfer's final reply,
+// 421, and the close.
+//
 // Across all three, two flags gate reading: busy while a command waits for
 // off-loop work (a file opened, a folder listed, a hash checked) or a delay
 // before its reply, and deferred while a command that needs the data
@@ -62,6 +68,7 @@ type session struct {
 	busy       bool  // waiting for off-loop work or a delay; commands wait
 	deferred   bool  // a data command waits for the transfer to end
 	quitting   bool  // QUIT came during a transfer: close after its reply
+	shutting   bool  // the server is shutting down: 421 once nothing runs
 	closed     bool  // OnClose ran
 	discarding bool  // skipping the rest of an over-long command line
 	lastActive int64 // loop clock of the last command, for the idle timeout
@@ -111,7 +118,7 @@ func (s *session) onData() { s.process() }
 // too: once the client has closed its side, the session ends.
 func (s *session) process() {
 	lc := codec.Line{MaxLen: s.srv.cfg.maxLine}
-	for !s.busy && !s.deferred && !s.closed && !s.c.Closed() {
+	for !s.busy && !s.deferred && !s.closed && !s.c.Closed() && (!s.shutting || s.xfer != nil) {
 		b, _ := s.c.Peek(0)
 		if len(b) == 0 {
 			break
@@ -152,9 +159,16 @@ func (s *session) process() {
 	if s.closed {
 		return
 	}
+	if s.shutting && !s.busy && s.xfer == nil {
+		s.goodbye()
+		return
+	}
 	if s.busy || s.deferred {
 		s.c.PauseRead()
 	}
+	// A graceful shutdown waits for a session with work in progress that
+	// the control connection's own buffers do not show.
+	s.c.SetBusy(s.busy || s.xfer != nil)
 	s.flush()
 	if s.c.PeerClosed() && !s.busy && !s.c.Closed() {
 		s.c.Close()
@@ -314,11 +328,34 @@ func (s *session) onIdle() {
 	s.closeAfterReply()
 }
 
-// shutdown says goodbye when the server shuts down.
+// shutdown runs when the server shuts down: the session says goodbye now,
+// or once the transfer or off-loop work in progress is done. A transfer
+// still waiting for its data connection cannot get one any more (the
+// passive port closed with the server's listeners) and fails at once; a
+// running one gets WithShutdownGrace to finish, if set, then fails with
+// 426.
 func (s *session) shutdown() {
-	if s.closed {
+	if s.closed || s.shutting {
 		return
 	}
+	s.shutting = true
+	if x := s.xfer; x != nil {
+		if x.phase == xWaiting {
+			x.fail(425, "Can't open data connection: server shutting down.")
+		} else if d := s.srv.cfg.shutdownGrace; d > 0 {
+			s.c.AfterFunc(d, func() {
+				if s.xfer == x && !s.closed {
+					x.fail(426, "Transfer aborted: server shutting down.")
+					s.resume()
+				}
+			})
+		}
+	}
+	s.process()
+}
+
+// goodbye is the last reply of a session the server shuts down.
+func (s *session) goodbye() {
 	s.reply(421, "Server shutting down; closing control connection.")
 	s.closeAfterReply()
 }

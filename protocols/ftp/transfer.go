@@ -138,6 +138,9 @@ func (x *transfer) connected() {
 	}
 	x.phase = xRunning
 	c := x.d.c
+	// A graceful shutdown lets the transfer finish instead of taking the
+	// connection for idle between two chunks.
+	c.SetBusy(true)
 	switch {
 	case x.upload():
 		c.ResumeRead()
