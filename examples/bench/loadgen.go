@@ -252,6 +252,9 @@ func (p *echoProto) OnData(c *conn.Conn) {
 			p.r.completed(l, time.Duration(t-ec.sentAt[ec.ack%uint64(w.Depth)]))
 			ec.ack++
 			ec.off = 0
+			if ec.ack == 1 && w.Kind == kindEcho {
+				p.r.ready.Add(1)
+			}
 		}
 	}
 	if c.PeerClosed() && !ec.over {

@@ -123,6 +123,13 @@ func (e *env) run(ctx context.Context, s *serverSpec, w workload, bin string, re
 	if w.Kind == kindIdle {
 		return e.idle(ctx, p, r, baseRSS, res)
 	}
+	if w.Kind == kindEcho {
+		// Every connection is being served before the clock starts: a
+		// process per connection takes seconds to start a hundred.
+		if err := e.allReady(ctx, p, r); err != nil {
+			return err
+		}
+	}
 
 	// Warm up, then measure between two readings of everyone's CPU time.
 	if err := e.wait(ctx, p, r, e.cfg.warmup); err != nil {
@@ -178,7 +185,7 @@ func (e *env) run(ctx context.Context, s *serverSpec, w workload, bin string, re
 	res.P50us = us(h.quantile(0.50))
 	res.P99us = us(h.quantile(0.99))
 	res.P999us = us(h.quantile(0.999))
-	if cpuErr == nil && cpuErr1 == nil {
+	if cpuErr == nil && cpuErr1 == nil && cpu1 >= cpu0 {
 		res.ServerCPUus = us(cpu1-cpu0) / float64(res.Ops)
 		res.ServerBusy = (cpu1 - cpu0).Seconds() / wall.Seconds()
 	}
@@ -189,17 +196,26 @@ func (e *env) run(ctx context.Context, s *serverSpec, w workload, bin string, re
 	return nil
 }
 
-// idle waits for every connection to have echoed its message, lets the
-// server settle, and reads its memory.
-func (e *env) idle(ctx context.Context, p *serverProc, r *loadRun, baseRSS int64, res *result) error {
-	deadline := time.Now().Add(30 * time.Second)
+// allReady waits until every connection has had its first answer.
+func (e *env) allReady(ctx context.Context, p *serverProc, r *loadRun) error {
+	const limit = 30 * time.Second
+	deadline := time.Now().Add(limit)
 	for r.ready.Load() < int64(r.w.Conns) {
-		if err := e.wait(ctx, p, r, 20*time.Millisecond); err != nil {
+		if err := e.wait(ctx, p, r, 10*time.Millisecond); err != nil {
 			return err
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("only %d of %d idle connections answered within 30 s", r.ready.Load(), r.w.Conns)
+			return fmt.Errorf("only %d of %d connections answered within %v", r.ready.Load(), r.w.Conns, limit)
 		}
+	}
+	return nil
+}
+
+// idle waits for every connection to have echoed its message, lets the
+// server settle, and reads its memory.
+func (e *env) idle(ctx context.Context, p *serverProc, r *loadRun, baseRSS int64, res *result) error {
+	if err := e.allReady(ctx, p, r); err != nil {
+		return err
 	}
 	if err := e.wait(ctx, p, r, e.cfg.settle); err != nil {
 		return err

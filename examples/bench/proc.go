@@ -204,7 +204,7 @@ func (p *serverProc) leftovers(limit time.Duration) error {
 	}
 	deadline := time.Now().Add(limit)
 	for {
-		left, err := groupMembers(p.pid)
+		left, err := groupMembers(p.pid, false)
 		if err != nil || len(left) == 0 {
 			return err
 		}
@@ -216,9 +216,10 @@ func (p *serverProc) leftovers(limit time.Duration) error {
 }
 
 // cpu returns the CPU time the server has used. A single process: its
-// utime+stime. A process group: the live threads of every member (see
-// taskCPU), plus what the members' exited children used, counted once their
-// parent waited for them (cutime+cstime).
+// utime+stime. A process group: for every member, the larger of its
+// utime+stime (which keeps exited threads but is rounded down to clock
+// ticks) and the sum over its live threads (exact, see taskCPU), plus what
+// its exited children used, counted once it waited for them (cutime+cstime).
 func (p *serverProc) cpu() (time.Duration, error) {
 	lead, err := readStat(p.pid)
 	if err != nil {
@@ -227,17 +228,17 @@ func (p *serverProc) cpu() (time.Duration, error) {
 	if !p.spec.MultiProcess {
 		return lead.cpu + lead.childrenCPU, nil
 	}
-	members, err := groupMembers(p.pid)
+	members, err := groupMembers(p.pid, true)
 	if err != nil {
 		return 0, err
 	}
 	var total time.Duration
 	for _, m := range members {
-		t, err := taskCPU(m.pid)
-		if err != nil {
-			continue // it exited meanwhile
+		own := m.cpu
+		if t, err := taskCPU(m.pid); err == nil {
+			own = max(own, t)
 		}
-		total += t + m.childrenCPU
+		total += own + m.childrenCPU
 	}
 	return total, nil
 }
@@ -248,7 +249,7 @@ func (p *serverProc) rss() (int64, error) {
 	if err != nil || !p.spec.MultiProcess {
 		return rss, err
 	}
-	members, err := groupMembers(p.pid)
+	members, err := groupMembers(p.pid, false)
 	if err != nil {
 		return 0, err
 	}

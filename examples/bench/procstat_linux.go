@@ -73,9 +73,10 @@ func readStatus(pid int) (rss, hwm int64, err error) {
 	return rss, hwm, nil
 }
 
-// groupMembers returns the live (not zombie) processes of process group
-// pgid, by scanning /proc.
-func groupMembers(pgid int) ([]procStat, error) {
+// groupMembers returns the processes of process group pgid, by scanning
+// /proc; zombies (exited, not yet waited for) only if withZombies, since
+// their CPU time is not yet in their parent's cutime.
+func groupMembers(pgid int, withZombies bool) ([]procStat, error) {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, fmt.Errorf("scan /proc: %w", err)
@@ -87,7 +88,7 @@ func groupMembers(pgid int) ([]procStat, error) {
 			continue
 		}
 		st, err := readStat(pid)
-		if err != nil || st.pgrp != pgid || st.state == 'Z' {
+		if err != nil || st.pgrp != pgid || (st.state == 'Z' && !withZombies) {
 			continue
 		}
 		out = append(out, st)

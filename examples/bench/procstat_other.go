@@ -21,7 +21,7 @@ type procStat struct {
 
 func readStat(int) (procStat, error)             { return procStat{}, errNoProc }
 func readStatus(int) (rss, hwm int64, err error) { return 0, 0, errNoProc }
-func groupMembers(int) ([]procStat, error)       { return nil, errNoProc }
+func groupMembers(int, bool) ([]procStat, error) { return nil, errNoProc }
 
 // procSupported reports whether per-process CPU and memory can be read.
 const procSupported = false
