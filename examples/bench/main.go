@@ -20,6 +20,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -59,6 +60,7 @@ type config struct {
 	jsonPath    string        // write results as JSON here
 	chartPath   string        // write the chart here
 	progress    bool          // show the progress bar
+	from        string        // re-render the report of this JSON file instead of measuring
 }
 
 // errUsage reports bad flags.
@@ -101,6 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.jsonPath, "json", "", "write every measurement and the summary as JSON to this file ('-' for stdout instead of the table)")
 	fs.StringVar(&cfg.chartPath, "chart", "", "write the CPU-per-message chart here, .png or .svg (default bench.png; none with -quick)")
 	fs.BoolVar(&cfg.progress, "progress", true, "show a progress bar on stderr")
+	fs.StringVar(&cfg.from, "from", "", "measure nothing: print the table and draw the chart (-chart) of a -json results file")
 	if err := fs.Parse(args); err != nil {
 		return cfg, fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -181,6 +184,9 @@ func main() {
 // could not be built, answered wrongly or failed a workload, or when ctx
 // ended first; every server process is gone when it returns.
 func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error) {
+	if cfg.from != "" {
+		return rerender(cfg, stdout, stderr)
+	}
 	start, loadBefore := time.Now(), loadAverage()
 	sup := newSupervisor()
 	defer func() { err = errors.Join(err, sup.killAll()) }()
@@ -253,6 +259,22 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error) 
 		return err
 	}
 	return rep.failures(b)
+}
+
+// rerender writes the table and chart of a saved -json file.
+func rerender(cfg config, stdout, stderr io.Writer) error {
+	b, err := os.ReadFile(cfg.from)
+	if err != nil {
+		return fmt.Errorf("-from: %w", err)
+	}
+	var rep report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("-from %s: %w", cfg.from, err)
+	}
+	if cfg.jsonPath == "-" {
+		cfg.jsonPath = ""
+	}
+	return rep.write(cfg, stdout, stderr)
 }
 
 // selection returns the servers and workloads the flags chose, in order.

@@ -21,7 +21,7 @@ const (
 type workload struct {
 	Name  string        `json:"name"`
 	Title string        `json:"title"`
-	Kind  kind          `json:"-"`
+	Kind  kind          `json:"kind"`
 	Proto handler.Proto `json:"proto"`
 	// Conns is the connections held open at once (echo, idle) or the
 	// concurrent clients (churn, session).
