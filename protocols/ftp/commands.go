@@ -24,6 +24,9 @@ const (
 	// usesData commands set up or use the data connection; one that
 	// arrives during a transfer waits for it to end.
 	usesData
+	// afterTransfer commands also wait for a running transfer to end
+	// (AUTH: the control connection changes under it).
+	afterTransfer
 )
 
 // command is one entry of the command table.
@@ -91,10 +94,11 @@ func newCmdTable() cmdTable {
 		// RFC 2389, feature negotiation.
 		{"FEAT", argNone, preLogin, (*session).cmdFEAT, "FEAT (list features)"},
 		{"OPTS", argRequired, preLogin, (*session).cmdOPTS, "OPTS <sp> UTF8 ON | MLST facts"},
-		// RFC 2228, security extensions: AUTH TLS is where FTPS will plug
-		// in (wrap the control connection, then each data connection as
-		// PROT P asks); until then AUTH is refused and PBSZ/PROT unknown.
-		{"AUTH", argRequired, preLogin, (*session).cmdAUTH, "AUTH <sp> mechanism (TLS is not available yet)"},
+		// RFC 2228, security extensions, as RFC 4217 uses them for TLS.
+		{"AUTH", argRequired, preLogin | afterTransfer, (*session).cmdAUTH, "AUTH <sp> TLS | SSL"},
+		{"PBSZ", argRequired, preLogin, (*session).cmdPBSZ, "PBSZ <sp> 0"},
+		{"PROT", argRequired, preLogin, (*session).cmdPROT, "PROT <sp> C | P"},
+		{"CCC", argNone, preLogin, (*session).cmdCCC, "CCC (refused: the control connection stays encrypted)"},
 		// RFC 3659, extensions.
 		{"SIZE", argRequired, 0, (*session).cmdSIZE, "SIZE <sp> pathname"},
 		{"MDTM", argRequired, 0, (*session).cmdMDTM, "MDTM <sp> pathname"},
@@ -121,6 +125,9 @@ func (s *session) cmdNotImplemented(string) {
 func (s *session) cmdUSER(arg string) {
 	if s.state == loggedIn {
 		s.resetAccount()
+	}
+	if s.loginNeedsTLS(arg) {
+		return
 	}
 	// RFC 2577 §5: the same reply whether or not the user exists.
 	s.user, s.state = arg, needPass
@@ -205,12 +212,8 @@ func (s *session) cmdNOOP(string) { s.reply(200, "NOOP ok.") }
 
 func (s *session) cmdALLO(string) { s.reply(202, "No storage allocation necessary.") }
 
-func (s *session) cmdAUTH(string) {
-	s.reply(502, "AUTH not supported: this server has no TLS yet.")
-}
-
 func (s *session) cmdFEAT(string) {
-	s.replyLines(211, "Features:", []string{
+	feats := []string{
 		"EPRT",
 		"EPSV",
 		"MDTM",
@@ -220,7 +223,14 @@ func (s *session) cmdFEAT(string) {
 		"SIZE",
 		"TVFS",
 		"UTF8",
-	}, "End")
+	}
+	if s.srv.cfg.tls != nil {
+		// RFC 4217 §6.
+		feats = append([]string{"AUTH TLS"}, feats...)
+		feats = append(feats, "PBSZ", "PROT")
+		sort.Strings(feats)
+	}
+	s.replyLines(211, "Features:", feats, "End")
 }
 
 func (s *session) cmdOPTS(arg string) {
@@ -375,6 +385,9 @@ func (s *session) cmdSTAT(arg string) {
 		lines = append(lines, "Passive data port waiting for connection")
 	default:
 		lines = append(lines, "No data connection")
+	}
+	if s.srv.cfg.tls != nil {
+		lines = append(lines, s.tlsStatus())
 	}
 	s.replyLines(211, "FTP server status:", lines, "End of status")
 }

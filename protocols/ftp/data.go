@@ -37,6 +37,7 @@ type dataChan struct {
 	cancel context.CancelFunc // cancels an active dial
 	c      *conn.Conn         // the connection, once open
 	x      *transfer          // the transfer using the connection
+	active bool               // set up by PORT or EPRT: we dial
 	done   bool               // discarded: late events are ignored
 }
 
@@ -44,7 +45,11 @@ var _ loop.Protocol = (*dataChan)(nil)
 
 // dataOptions are the options of every data listener and dial.
 func (s *session) dataOptions() []loop.Option {
-	return []loop.Option{loop.WithWriteWatermarks(dataHighWatermark, dataLowWatermark)}
+	opts := []loop.Option{loop.WithWriteWatermarks(dataHighWatermark, dataLowWatermark)}
+	if d := s.srv.cfg.dataHandshake; d > 0 {
+		opts = append(opts, loop.WithHandshakeTimeout(d))
+	}
+	return opts
 }
 
 // OnOpen implements loop.Protocol: the data connection is established.
@@ -83,8 +88,17 @@ func (d *dataChan) OnOpen(c *conn.Conn) {
 }
 
 // OnData implements loop.Protocol: upload bytes go to the transfer; a
-// download's data connection receives nothing worth keeping.
+// download's data connection receives nothing worth keeping. Decrypted
+// bytes also mean a TLS handshake has ended.
 func (d *dataChan) OnData(c *conn.Conn) {
+	if c == d.c && d.x != nil && d.x.phase == xSecuring {
+		d.x.secured()
+		if d.x == nil || d.x.phase != xRunning {
+			c.Discard(0)
+			d.s.resume()
+			return
+		}
+	}
 	if c == d.c && d.x != nil && d.x.upload() {
 		d.x.received()
 		d.s.flush()
@@ -311,9 +325,15 @@ func (s *session) dialActive(to netip.AddrPort) {
 	case to.Port() < 1024:
 		s.reply(501, "PORT to privileged port "+strconv.Itoa(int(to.Port()))+" refused.")
 		return
+	case s.protP:
+		// RFC 4217 §7 makes the server the TLS server on data connections
+		// in both modes, and conn.StartTLS takes the client's role on a
+		// connection we dialed.
+		s.reply(534, "PORT and EPRT are not available with PROT P; use PASV or EPSV.")
+		return
 	}
 	s.dropData()
-	d := &dataChan{s: s}
+	d := &dataChan{s: s, active: true}
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 	s.data = d

@@ -9,7 +9,7 @@
 //	…
 //	_, err = ls.Listen("tcp", "127.0.0.1:2121", srv)
 //	…
-//	ls.Shutdown(ctx) // each session is told 421
+//	ls.Shutdown(ctx) // each session is told 421, after its transfer
 //	srv.Close()      // then the worker goroutines stop
 //
 // Each control connection is a session (see session for its states). Its
@@ -30,5 +30,15 @@
 // failed logins delayed and counted, command lines bounded, sessions
 // capped in total and per address.
 //
-// FTPS (AUTH TLS, RFC 4217) is not implemented yet: AUTH is answered 502.
+// FTPS, explicit (RFC 4217), is served when WithTLS gives a certificate:
+// AUTH TLS (or SSL) turns the control connection into TLS right after the
+// 234 reply, PBSZ 0 and PROT P put each data connection under TLS too, the
+// server taking the TLS server's role, and PROT C takes them back to
+// plaintext. Data connections resume the control connection's TLS session
+// when the client offers it (curl and lftp do), and WithRequireTLSReuse
+// makes that a condition, as vsftpd's require_ssl_reuse; WithRequireTLS
+// refuses logins before AUTH TLS and transfers without PROT P. CCC is
+// refused. Under PROT P data connections are passive only (PORT and EPRT
+// get 534), and downloads are read by the disk workers and encrypted on the
+// loop instead of going out with sendfile.
 package ftp

@@ -1,6 +1,7 @@
 package ftp
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -62,6 +63,11 @@ type config struct {
 	authWorkers int
 
 	shutdownGrace time.Duration
+
+	tls           *tls.Config   // AUTH TLS is served when set; the caller's, cloned by New
+	requireTLS    bool          // no login before AUTH TLS, no transfer before PROT P
+	requireReuse  bool          // TLS data connections must resume the control's session
+	dataHandshake time.Duration // TLS handshake timeout of data connections
 }
 
 // userSpec is one account given with WithUser.
@@ -94,6 +100,12 @@ func (c *config) validate() error {
 		return fmt.Errorf("%w: passive ports %d-%d (want 1024 <= low <= high <= 65535)", ErrConfig, c.pasvLo, c.pasvHi)
 	case c.maxLine < 64:
 		return fmt.Errorf("%w: max line length %d is below 64", ErrConfig, c.maxLine)
+	case c.tls == nil && (c.requireTLS || c.requireReuse):
+		return fmt.Errorf("%w: TLS required but no WithTLS configuration", ErrConfig)
+	case c.tls != nil && len(c.tls.Certificates) == 0 && c.tls.GetCertificate == nil && c.tls.GetConfigForClient == nil:
+		return fmt.Errorf("%w: the TLS configuration has no certificate", ErrConfig)
+	case c.requireReuse && c.tls.SessionTicketsDisabled:
+		return fmt.Errorf("%w: TLS session reuse required but session tickets are disabled", ErrConfig)
 	}
 	return nil
 }
@@ -205,3 +217,42 @@ func WithMaxConcurrentLogins(n int) Option {
 // Shutdown was given (past that deadline connections are reset). Set it
 // below that deadline so clients are told why their transfer stopped.
 func WithShutdownGrace(d time.Duration) Option { return func(c *config) { c.shutdownGrace = d } }
+
+// WithTLS enables explicit FTPS (RFC 4217): AUTH TLS (or SSL) upgrades the
+// control connection with cfg, and after PBSZ 0 and PROT P, data
+// connections are TLS too, the server taking the TLS server's role on them.
+// The server keeps its own copy of cfg. Leave session tickets on (Go's
+// default): clients such as curl and lftp resume the control connection's
+// session on data connections, which makes their handshakes cheap; the
+// server only resumes sessions its control connection issued. Set the
+// control connection's handshake timeout with loop.WithHandshakeTimeout on
+// the listener, and the data connections' with WithTLSHandshakeTimeout.
+//
+// PROT P data connections are passive only: PORT and EPRT are refused with
+// 534, since the server would have to be the TLS server on a connection it
+// dialed.
+func WithTLS(cfg *tls.Config) Option {
+	return func(c *config) {
+		if cfg != nil {
+			cfg = cfg.Clone()
+		}
+		c.tls = cfg
+	}
+}
+
+// WithRequireTLS refuses logins before AUTH TLS (530) and transfers
+// without PROT P (522), as vsftpd's force_local_logins_ssl,
+// force_anon_logins_ssl and force_*_data_ssl do. It needs WithTLS.
+func WithRequireTLS(on bool) Option { return func(c *config) { c.requireTLS = on } }
+
+// WithRequireTLSReuse makes a TLS data connection that does not resume the
+// control connection's TLS session fail with 522, as vsftpd's
+// require_ssl_reuse does: proof that the data connection comes from the
+// client that logged in. Off by default, because some clients (Python's
+// ftplib) never reuse sessions. It needs WithTLS and session tickets.
+func WithRequireTLSReuse(on bool) Option { return func(c *config) { c.requireReuse = on } }
+
+// WithTLSHandshakeTimeout bounds the TLS handshake of a data connection
+// (default: conn.DefaultHandshakeTimeout); the transfer fails with 522
+// after it.
+func WithTLSHandshakeTimeout(d time.Duration) Option { return func(c *config) { c.dataHandshake = d } }

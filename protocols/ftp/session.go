@@ -2,6 +2,7 @@ package ftp
 
 import (
 	"bytes"
+	"crypto/tls"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -64,6 +65,9 @@ type session struct {
 	epsvAll  bool     // EPSV ALL: only EPSV may set up data connections
 	facts    factSet  // MLST facts chosen with OPTS MLST
 	failures int      // failed logins so far
+
+	tlsCfg *tls.Config // the TLS configuration once AUTH TLS was accepted; nil: plaintext
+	protP  bool        // PROT P: data connections use TLS
 
 	busy       bool  // waiting for off-loop work or a delay; commands wait
 	deferred   bool  // a data command waits for the transfer to end
@@ -147,7 +151,7 @@ func (s *session) process() {
 		s.line = stripTelnet(s.line[:0], line)
 		name, arg := splitCommand(s.line)
 		if s.xfer != nil && s.state == loggedIn {
-			if cmd := s.srv.cmds.find(name); cmd != nil && cmd.flags&usesData != 0 {
+			if cmd := s.srv.cmds.find(name); cmd != nil && cmd.flags&(usesData|afterTransfer) != 0 {
 				s.deferred = true // answered once the transfer ends
 				break
 			}

@@ -45,6 +45,7 @@ type transfer struct {
 	kind  xferKind
 	vpath string
 	ascii bool
+	tls   bool // PROT P: the data connection is secured before use
 	phase xferPhase
 	start time.Time
 	bytes int64 // bytes moved so far, as far as known
@@ -73,7 +74,8 @@ type transfer struct {
 type xferPhase uint8
 
 const (
-	xWaiting xferPhase = iota // for the data connection
+	xWaiting  xferPhase = iota // for the data connection
+	xSecuring                  // for its TLS handshake (see tls.go)
 	xRunning
 	xDone
 )
@@ -96,13 +98,14 @@ type producer interface {
 
 func (x *transfer) upload() bool { return x.kind == xStor || x.kind == xAppe || x.kind == xStou }
 
-// needData replies 425 unless PASV or PORT set up a data channel.
+// needData replies 425 unless PASV or PORT set up a data channel that the
+// transfer may use (see dataProtectionOK).
 func (s *session) needData() bool {
 	if s.data == nil {
 		s.reply(425, "Use PORT or PASV first.")
 		return false
 	}
-	return true
+	return s.dataProtectionOK()
 }
 
 // startTransfer begins x on the session's data channel, once its file or
@@ -117,6 +120,12 @@ func (s *session) startTransfer(x *transfer, opening string) {
 	}
 	x.s, x.d, x.start = s, d, time.Now()
 	d.x, s.xfer = x, x
+	if x.tls = s.protP; x.tls && x.file != nil && !x.upload() {
+		// A binary download over TLS: no sendfile, the bytes must be
+		// encrypted on their way.
+		x.prod = &fileReader{f: x.file, off: x.offset}
+		x.file = nil
+	}
 	if d.c != nil {
 		if x.kind != xStou { // RFC 1123 §4.1.2.9 fixes STOU's text
 			opening = "Data connection already open; " + opening
@@ -131,16 +140,27 @@ func (s *session) startTransfer(x *transfer, opening string) {
 	}
 }
 
-// connected starts moving bytes once the data connection is open.
+// connected starts moving bytes once the data connection is open, after
+// a TLS handshake under PROT P.
 func (x *transfer) connected() {
 	if x.phase != xWaiting {
 		return
 	}
-	x.phase = xRunning
 	c := x.d.c
 	// A graceful shutdown lets the transfer finish instead of taking the
 	// connection for idle between two chunks.
 	c.SetBusy(true)
+	if x.tls {
+		x.startDataTLS(c)
+		return
+	}
+	x.run()
+}
+
+// run moves the bytes.
+func (x *transfer) run() {
+	x.phase = xRunning
+	c := x.d.c
 	switch {
 	case x.upload():
 		c.ResumeRead()
@@ -335,6 +355,9 @@ func (x *transfer) dataClosed(err error) {
 		return
 	}
 	switch {
+	case x.phase == xSecuring:
+		x.s.srv.cfg.logger.Info("ftp: TLS handshake on a data connection failed", "remote", x.s.peer, "path", x.vpath, "err", err)
+		x.fail(522, "SSL connection failed: TLS handshake on the data connection did not complete.")
 	case err != nil:
 		x.s.srv.cfg.logger.Debug("ftp: data connection failed", "path", x.vpath, "err", err)
 		x.fail(426, "Connection closed; transfer aborted.")
