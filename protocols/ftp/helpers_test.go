@@ -41,11 +41,12 @@ type testServer struct {
 
 // serverConfig tunes startServer.
 type serverConfig struct {
-	loops   int          // event loops (default 2)
-	network string       // "tcp" by default
-	host    string       // "127.0.0.1" by default
-	opts    []ftp.Option // after the defaults
-	root    string       // an existing folder to serve instead of a new one
+	loops   int           // event loops (default 2)
+	network string        // "tcp" by default
+	host    string        // "127.0.0.1" by default
+	opts    []ftp.Option  // after the defaults
+	root    string        // an existing folder to serve instead of a new one
+	listen  []loop.Option // options of the control port's Listen
 }
 
 // startServer serves a new temporary folder (or cfg.root) to anonymous
@@ -84,7 +85,7 @@ func startServer(t testing.TB, cfg serverConfig) *testServer {
 		srv.Close()
 		t.Fatal(err)
 	}
-	ln, err := ls.Listen(cfg.network, net.JoinHostPort(cfg.host, "0"), srv)
+	ln, err := ls.Listen(cfg.network, net.JoinHostPort(cfg.host, "0"), srv, cfg.listen...)
 	if err != nil {
 		ls.Close()
 		srv.Close()
