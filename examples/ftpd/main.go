@@ -8,11 +8,22 @@
 //
 // A users file holds one account per line, name:bcrypt-hash[:root[:ro|rw]]
 // (`htpasswd -nbB name password` prints the first two fields). SIGINT or
-// SIGTERM shuts the server down gracefully: sessions are told 421.
+// SIGTERM shuts the server down gracefully: transfers get a few seconds to
+// finish, then sessions are told 421.
+//
+// FTPS (explicit, AUTH TLS) is on with a certificate, from files or made
+// at start-up; the self-signed one is written to a file that clients can
+// trust, and its SHA-256 fingerprint is printed:
+//
+//	go run ./examples/ftpd -tls-cert cert.pem -tls-key key.pem -require-tls
+//	go run ./examples/ftpd -tls-self-signed
+//	curl --ssl-reqd --cacert /tmp/ftpd-123-ca.pem ftp://127.0.0.1:2121/ # the path printed
 package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -31,6 +42,7 @@ import (
 	"github.com/reactorkit/reactor/loop"
 	"github.com/reactorkit/reactor/poller"
 	"github.com/reactorkit/reactor/protocols/ftp"
+	"github.com/reactorkit/reactor/tlscert"
 )
 
 func main() {
@@ -48,7 +60,17 @@ type options struct {
 	anonymous                                             bool
 	maxSessions, maxPerIP                                 int
 	idleTimeout                                           time.Duration
+
+	tlsCert, tlsKey                     string
+	tlsSelfSigned, requireTLS, tlsReuse bool
 }
+
+// Shutdown: how long a stop waits for sessions, and how long of that a
+// running transfer may still take before it is told 426.
+const (
+	shutdownTimeout = 10 * time.Second
+	shutdownGrace   = 8 * time.Second
+)
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
@@ -65,6 +87,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.maxSessions, "max-sessions", ftp.DefaultMaxSessions, "most sessions at once (0: no limit)")
 	fs.IntVar(&o.maxPerIP, "max-per-ip", 0, "most sessions from one address (0: no limit)")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", ftp.DefaultIdleTimeout, "close sessions idle this long (0: never)")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate (chain) for FTPS: AUTH TLS, PROT P (needs -tls-key)")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of -tls-cert")
+	fs.BoolVar(&o.tlsSelfSigned, "tls-self-signed", false, "FTPS with a certificate made at start-up; its file for clients to trust is printed")
+	fs.BoolVar(&o.requireTLS, "require-tls", false, "refuse logins before AUTH TLS (530) and transfers without PROT P (522)")
+	fs.BoolVar(&o.tlsReuse, "require-tls-reuse", false, "refuse TLS data connections that do not resume the control connection's session (522), as vsftpd's require_ssl_reuse")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -80,6 +107,7 @@ func serverOptions(o options) ([]ftp.Option, error) {
 		ftp.WithMaxSessions(o.maxSessions),
 		ftp.WithMaxSessionsPerIP(o.maxPerIP),
 		ftp.WithIdleTimeout(o.idleTimeout),
+		ftp.WithShutdownGrace(shutdownGrace),
 	}
 	if o.anonymous {
 		opts = append(opts, ftp.WithAnonymous(o.root))
@@ -111,7 +139,79 @@ func serverOptions(o options) ([]ftp.Option, error) {
 		}
 		opts = append(opts, ftp.WithPublicIP(ip))
 	}
+	switch {
+	case (o.tlsCert == "") != (o.tlsKey == ""):
+		return nil, errors.New("-tls-cert and -tls-key go together")
+	case o.tlsCert != "" && o.tlsSelfSigned:
+		return nil, errors.New("-tls-self-signed and -tls-cert exclude each other")
+	case (o.requireTLS || o.tlsReuse) && o.tlsCert == "" && !o.tlsSelfSigned:
+		return nil, errors.New("-require-tls and -require-tls-reuse need -tls-cert or -tls-self-signed")
+	}
+	if o.requireTLS {
+		opts = append(opts, ftp.WithRequireTLS(true))
+	}
+	if o.tlsReuse {
+		opts = append(opts, ftp.WithRequireTLSReuse(true))
+	}
 	return opts, nil
+}
+
+// tlsSetup is the FTPS configuration the flags ask for: nil without FTPS;
+// caFile is the file a self-signed certificate was written to ("" for
+// -tls-cert), which the caller removes at exit.
+func tlsSetup(o options) (cfg *tls.Config, caFile, fingerprint string, err error) {
+	var cert tls.Certificate
+	switch {
+	case o.tlsCert != "":
+		if cert, err = tls.LoadX509KeyPair(o.tlsCert, o.tlsKey); err != nil {
+			return nil, "", "", fmt.Errorf("-tls-cert/-tls-key: %w", err)
+		}
+	case o.tlsSelfSigned:
+		c, err := tlscert.SelfSigned(selfSignedHosts(o), 365*24*time.Hour)
+		if err != nil {
+			return nil, "", "", err
+		}
+		f, err := os.CreateTemp("", "ftpd-*-ca.pem")
+		if err != nil {
+			return nil, "", "", fmt.Errorf("a file for the certificate: %w", err)
+		}
+		_, err = f.Write(c.CertPEM)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(f.Name())
+			return nil, "", "", fmt.Errorf("writing the certificate for clients: %w", err)
+		}
+		caFile, cert = f.Name(), c.TLS
+	default:
+		return nil, "", "", nil
+	}
+	if len(cert.Certificate) > 0 {
+		sum := sha256.Sum256(cert.Certificate[0])
+		hex := fmt.Sprintf("% X", sum[:])
+		fingerprint = strings.ReplaceAll(hex, " ", ":")
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, caFile, fingerprint, nil
+}
+
+// selfSignedHosts are the names a self-signed certificate is made for: the
+// listening host (or the loopback names when it listens everywhere), and
+// the public IP.
+func selfSignedHosts(o options) []string {
+	host, _, err := net.SplitHostPort(o.addr)
+	if err != nil {
+		host = o.addr
+	}
+	var hosts []string
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		hosts = append(hosts, host)
+	}
+	hosts = append(hosts, "127.0.0.1", "::1", "localhost")
+	if o.publicIP != "" {
+		hosts = append(hosts, o.publicIP)
+	}
+	return hosts
 }
 
 // run serves until ctx is done. When ready is not nil it receives the
@@ -133,6 +233,16 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready chan<- net.
 	if err != nil {
 		return err
 	}
+	tlsCfg, caFile, fingerprint, err := tlsSetup(o)
+	if err != nil {
+		return err
+	}
+	if caFile != "" {
+		defer os.Remove(caFile)
+	}
+	if tlsCfg != nil {
+		opts = append(opts, ftp.WithTLS(tlsCfg))
+	}
 	raiseFDLimit()
 	srv, err := ftp.New(opts...)
 	if err != nil {
@@ -150,13 +260,19 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready chan<- net.
 	}
 	addr := ln.Addr().(*net.TCPAddr)
 	fmt.Fprintf(stdout, "ftpd: serving %s on ftp://%s (poller %s, %d loops)\n", o.root, addr, poller.Backend, len(ls.Loops()))
-	fmt.Fprintf(stdout, "try:  %s\n", clientCommand(o, addr))
+	if tlsCfg != nil {
+		fmt.Fprintf(stdout, "ftpd: FTPS (AUTH TLS) on; certificate SHA-256 %s\n", fingerprint)
+		if caFile != "" {
+			fmt.Fprintf(stdout, "ftpd: self-signed certificate for clients to trust: %s\n", caFile)
+		}
+	}
+	fmt.Fprintf(stdout, "try:  %s\n", clientCommand(o, addr, caFile))
 	if ready != nil {
 		ready <- addr
 	}
 	<-ctx.Done()
 	slog.Info("ftpd: shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := ls.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
@@ -164,17 +280,28 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready chan<- net.
 	return nil
 }
 
-// clientCommand is a command line that lists the served folder.
-func clientCommand(o options, addr *net.TCPAddr) string {
+// clientCommand is a command line that lists the served folder; over TLS
+// when FTPS is on, trusting caFile (a self-signed certificate) if set.
+func clientCommand(o options, addr *net.TCPAddr, caFile string) string {
 	host := addr.IP.String()
 	if addr.IP.IsUnspecified() {
 		host = "127.0.0.1"
 	}
 	url := "ftp://" + net.JoinHostPort(host, strconv.Itoa(addr.Port)) + "/"
-	if !o.anonymous && o.user != "" {
-		return "curl -u " + o.user + ":PASSWORD " + url
+	curl, lftp := "curl ", "lftp "
+	if o.tlsCert != "" || o.tlsSelfSigned {
+		curl += "--ssl-reqd "
+		lftp += "-e 'set ftp:ssl-force true; set ftp:ssl-protect-data true"
+		if caFile != "" {
+			curl += "--cacert " + caFile + " "
+			lftp += "; set ssl:ca-file " + caFile
+		}
+		lftp += "' "
 	}
-	return "curl " + url + "    or    lftp " + url
+	if !o.anonymous && o.user != "" {
+		return curl + "-u " + o.user + ":PASSWORD " + url
+	}
+	return curl + url + "    or    " + lftp + url
 }
 
 // raiseFDLimit lifts the soft limit on open files to the hard limit: each

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net"
 	"os"
@@ -14,6 +16,8 @@ import (
 
 	jftp "github.com/jlaffaye/ftp"
 	"go.uber.org/goleak"
+
+	"github.com/reactorkit/reactor/tlscert"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -136,11 +140,113 @@ func TestBadFlags(t *testing.T) {
 		{"-anonymous=false"},
 		{"-users", "/nonexistent"},
 		{"stray"},
+		{"-tls-cert", "c.pem"},
+		{"-tls-key", "k.pem"},
+		{"-tls-cert", "/nonexistent", "-tls-key", "/nonexistent"},
+		{"-tls-cert", "c.pem", "-tls-key", "k.pem", "-tls-self-signed"},
+		{"-require-tls"},
+		{"-require-tls-reuse"},
 	} {
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		if err := run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), io.Discard, nil); err == nil {
 			t.Errorf("%q: no error", args)
 		}
+	}
+}
+
+// trustFile is a client TLS configuration trusting the PEM certificate in
+// path.
+func trustFile(t *testing.T, path string) *tls.Config {
+	t.Helper()
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatalf("no certificate in %s", path)
+	}
+	return &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+}
+
+// TestTLSSelfSigned: -tls-self-signed makes a certificate, writes it where
+// the printed command finds it, and -require-tls refuses plaintext logins;
+// a client trusting that file lists and downloads over TLS. The file goes
+// away with the server.
+func TestTLSSelfSigned(t *testing.T) {
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "hello.txt"), []byte("hello\n"), 0o644)
+	var caFile string
+	t.Cleanup(func() { // runs after the server's cleanup (registered later) stopped it
+		if _, err := os.Stat(caFile); caFile != "" && err == nil {
+			t.Errorf("%s left behind", caFile)
+		}
+	})
+	addr, out := start(t, "-root", root, "-tls-self-signed", "-require-tls")
+	text := out.String()
+	const mark = "self-signed certificate for clients to trust: "
+	i := strings.Index(text, mark)
+	if i < 0 || !strings.Contains(text, "certificate SHA-256 ") || !strings.Contains(text, "curl --ssl-reqd --cacert ") {
+		t.Fatalf("output %q", text)
+	}
+	caFile = strings.TrimSpace(strings.SplitN(text[i+len(mark):], "\n", 2)[0])
+
+	plain, err := jftp.Dial(addr.String(), jftp.DialWithTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plain.Login("anonymous", "x"); err == nil || !strings.Contains(err.Error(), "must use encryption") {
+		t.Fatalf("plaintext login: %v", err)
+	}
+	plain.Quit()
+
+	c, err := jftp.Dial(addr.String(), jftp.DialWithTimeout(10*time.Second), jftp.DialWithExplicitTLS(trustFile(t, caFile)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Quit()
+	if err := c.Login("anonymous", "x"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.Retr("hello.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r)
+	r.Close()
+	if string(b) != "hello\n" {
+		t.Fatalf("%q", b)
+	}
+}
+
+// TestTLSCertFiles: -tls-cert and -tls-key serve FTPS with the given pair.
+func TestTLSCertFiles(t *testing.T) {
+	cert, err := tlscert.SelfSigned([]string{"127.0.0.1"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, cert.CertPEM, 0o644)
+	os.WriteFile(keyFile, cert.KeyPEM, 0o600)
+	root := t.TempDir()
+	addr, _ := start(t, "-root", root, "-anonymous=false", "-user", "alice", "-pass", "pw",
+		"-tls-cert", certFile, "-tls-key", keyFile, "-require-tls-reuse")
+	cfg := trustFile(t, certFile)
+	cfg.ClientSessionCache = tls.NewLRUClientSessionCache(4) // -require-tls-reuse
+	c, err := jftp.Dial(addr.String(), jftp.DialWithTimeout(10*time.Second), jftp.DialWithExplicitTLS(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Quit()
+	if err := c.Login("alice", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Stor("up.txt", strings.NewReader("data")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "up.txt")); string(b) != "data" {
+		t.Fatalf("%q", b)
 	}
 }
