@@ -192,11 +192,13 @@ func (s *session) tlsStatus() string {
 // timer; the first decrypted bytes (an upload) end the wait sooner.
 func (x *transfer) startDataTLS(c *conn.Conn) {
 	x.phase = xSecuring
-	c.ResumeRead() // the handshake reads from the client
+	// StartTLS first: it hands whatever is buffered (an early ClientHello)
+	// to the handshake, so resuming reads cannot deliver it as data.
 	if err := c.StartTLS(x.s.tlsCfg); err != nil {
 		x.fail(522, "SSL connection failed: "+err.Error())
 		return
 	}
+	c.ResumeRead() // the handshake reads from the client
 	x.awaitHandshake(c, time.Millisecond)
 }
 

@@ -603,3 +603,49 @@ func TestTLSFTPSPythonFtplib(t *testing.T) {
 		t.Fatal(out)
 	}
 }
+
+// TestTLSFTPSBoundedQueue: a TLS download to a client that stops reading
+// queues no more than about the data connection's high watermark (1 MiB)
+// plus one chunk: the producer waits for OnWritable instead of reading
+// the whole file into memory. Once the client reads again, it completes.
+func TestTLSFTPSBoundedQueue(t *testing.T) {
+	t.Parallel()
+	ts := startTLSServer(t, serverConfig{loops: 1})
+	big := pattern(48<<20, 9)
+	ts.write(t, "big", big)
+	cfg := ts.clientTLS(nil)
+	c := dialClient(t, ts.addr)
+	c.authTLS(cfg)
+	c.login(testUser, testPass)
+	c.expect("PBSZ 0", 200)
+	c.expect("PROT P", 200)
+	d := tls.Client(c.epsv(), cfg)
+	defer d.Close()
+	c.expectStart("RETR big")
+	d.SetDeadline(time.Now().Add(opTimeout))
+	head := make([]byte, 1)
+	if _, err := io.ReadFull(d, head); err != nil {
+		t.Fatal(err)
+	}
+	// Let the server fill the socket buffers and its queue.
+	var queued int64
+	for range 20 {
+		time.Sleep(25 * time.Millisecond)
+		queued = max(queued, ts.ls.Stats().Total.Queued)
+	}
+	t.Logf("most queued: %d bytes", queued)
+	if queued > 2<<20 {
+		t.Fatalf("%d bytes queued for a stalled reader", queued)
+	}
+	d.SetDeadline(time.Now().Add(opTimeout))
+	rest, err := io.ReadAll(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(append(head, rest...), big) {
+		t.Fatalf("got %d bytes, want %d", 1+len(rest), len(big))
+	}
+	if code, text := c.read(); code != 226 {
+		t.Fatalf("%d %s", code, text)
+	}
+}
