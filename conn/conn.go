@@ -181,7 +181,7 @@ func (cfg Config) Normalized() Config {
 //
 // An error, a timeout or a limit goes straight to closed from any state.
 const (
-	flagOpened        uint16 = 1 << iota // OnOpen has run; OnClose is owed
+	flagOpened        uint32 = 1 << iota // OnOpen has run; OnClose is owed
 	flagClosing                          // Close called; flushing queued bytes
 	flagClosed                           // fd released; OnClose ran or is running
 	flagPeerClosed                       // read returned EOF
@@ -196,6 +196,7 @@ const (
 	flagReadDry                          // the last read found the socket empty
 	flagDialed                           // the client side (for TLS's role)
 	flagBusy                             // SetBusy(true): not idle, whatever its buffers say
+	flagLingering                        // drained: FIN sent, reading and discarding until the peer's FIN
 )
 
 // Conn is one connection on an event loop. Unless a method says otherwise, it
@@ -205,7 +206,7 @@ type Conn struct {
 	owner Owner      // the loop; immutable
 	h     Handler    // the protocol; immutable
 	cfg   *Config    // limits and timeouts; replaced (not mutated) by setters
-	flags uint16     // state bits above; loop goroutine only
+	flags uint32     // state bits above; loop goroutine only
 	in    []byte     // unconsumed inbound bytes; see flagBorrowed; loop goroutine only
 	out   outQueue   // queued outbound bytes; loop goroutine only
 	ctx   any        // the protocol's per-connection state; loop goroutine only

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -79,6 +80,14 @@ func (c *Conn) readable() {
 		return
 	}
 	c.flags &^= flagReadDry
+	if c.flags&flagLingering != 0 {
+		if n == 0 {
+			c.finish(nil) // the peer's FIN: every byte we sent has reached it
+			return
+		}
+		c.readSince = c.owner.Now() // discard, and wait for quiet again
+		return
+	}
 	if n > 0 {
 		c.owner.Counters().BytesIn.Add(uint64(n))
 		if c.cfg.IdleTimeout > 0 {
@@ -187,17 +196,48 @@ func (c *Conn) peerEOF() {
 // kernel's buffer is answered rather than reset.
 func (c *Conn) checkDrained() {
 	for range 16 {
-		if c.flags&(flagClosing|flagClosed|flagBusy) != 0 || c.out.n > 0 || len(c.in) > 0 {
+		if c.flags&(flagClosing|flagClosed|flagBusy|flagLingering) != 0 || c.out.n > 0 || len(c.in) > 0 {
 			return
 		}
 		if c.flags&(flagReadDry|flagPeerClosed|flagUserPaused) != 0 {
-			c.Close()
+			c.drainClose()
 			return
 		}
 		c.readable()
 	}
 	// Still reading after 16 rounds: look again after the loop's other work.
 	c.owner.Submit(c.checkDrained)
+}
+
+// lingerQuiet is how long a drained connection's peer must stay silent
+// after our FIN before the socket is closed without waiting for its FIN.
+const lingerQuiet = time.Second
+
+// drainClose ends a drained connection the way a server should end one
+// whose peer did not ask for it (nginx's lingering close): FIN first, then
+// read and discard until the peer's FIN or until it has been silent for
+// lingerQuiet. Closing while a request the peer sent sits unread would make
+// close(2) reset the connection, and a reset can destroy answers still on
+// their way to the peer. The half-close timeout bounds the whole wait, and
+// the shutdown's deadline bounds everything.
+func (c *Conn) drainClose() {
+	if c.flags&flagPeerClosed != 0 {
+		c.Close()
+		return
+	}
+	c.CloseWrite()
+	if c.flags&flagClosed != 0 {
+		return
+	}
+	c.flags |= flagLingering
+	c.flags &^= flagUserPaused // discarding needs reading
+	c.updateInterest()
+	now := c.owner.Now()
+	c.readSince = now
+	if c.cfg.HalfCloseTimeout > 0 {
+		c.peerEOFAt = now
+	}
+	c.armTimer()
 }
 
 // updateInterest asks the poller for what the connection needs now: reads

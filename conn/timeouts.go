@@ -22,7 +22,7 @@ func (c *Conn) nextDeadline() int64 {
 	next := int64(0)
 	for _, dl := range [...]int64{
 		deadline(c.activeAt, c.cfg.IdleTimeout),
-		deadline(c.readSince, c.cfg.ReadTimeout),
+		deadline(c.readSince, c.readLimit()),
 		deadline(c.writeSince, c.cfg.WriteTimeout),
 		deadline(c.peerEOFAt, c.cfg.HalfCloseTimeout),
 	} {
@@ -31,6 +31,15 @@ func (c *Conn) nextDeadline() int64 {
 		}
 	}
 	return next
+}
+
+// readLimit is what readSince counts against: the read timeout, or, while
+// a drained connection lingers, the quiet period.
+func (c *Conn) readLimit() time.Duration {
+	if c.flags&flagLingering != 0 {
+		return lingerQuiet
+	}
+	return c.cfg.ReadTimeout
 }
 
 // armTimer makes sure the timer fires no later than the next deadline.
@@ -58,10 +67,13 @@ func (c *Conn) onTimer() {
 		dl := deadline(since, d)
 		return dl != 0 && dl <= now
 	}
+	lingering := c.flags&flagLingering != 0
 	switch {
 	case expired(c.writeSince, c.cfg.WriteTimeout):
 		c.finish(ErrWriteTimeout)
-	case expired(c.readSince, c.cfg.ReadTimeout):
+	case lingering && (expired(c.readSince, lingerQuiet) || expired(c.peerEOFAt, c.cfg.HalfCloseTimeout)):
+		c.finish(nil) // a drained connection's peer went quiet, or lingered its limit
+	case !lingering && expired(c.readSince, c.cfg.ReadTimeout):
 		c.finish(ErrReadTimeout)
 	case expired(c.peerEOFAt, c.cfg.HalfCloseTimeout):
 		c.finish(ErrHalfCloseTimeout)

@@ -76,8 +76,9 @@ type Loop struct {
 	drained     chan struct{}
 	drainedDone bool
 
-	// mu guards tasks and closed: Submit appends from any goroutine, the loop
-	// takes the whole slice on each wake-up.
+	// mu guards tasks and closed, and is held around every Wake of the
+	// poller: Submit appends from any goroutine, the loop takes the whole
+	// slice on each wake-up.
 	mu     sync.Mutex
 	tasks  []func()
 	closed bool // Run has returned; Submit refuses work
@@ -102,7 +103,7 @@ func newLoop(s *Server, index int) (*Loop, error) {
 	}
 	l.rt = time.AfterFunc(time.Hour, func() {
 		l.timersDue.Store(true)
-		l.poller.Wake()
+		l.wake()
 	})
 	l.rt.Stop()
 	return l, nil
@@ -134,8 +135,21 @@ func (l *Loop) Submit(fn func()) error {
 		return ErrServerClosed
 	}
 	l.tasks = append(l.tasks, fn)
+	err := l.poller.Wake()
 	l.mu.Unlock()
-	return l.poller.Wake()
+	return err
+}
+
+// wake wakes the loop unless it has stopped. Wake runs under mu, like
+// Submit's, so that once run has set closed no Wake can touch the poller's
+// descriptors, which Release is about to close (and the kernel to reuse).
+// Wake never blocks: it is a CAS and, at most, one write to an eventfd.
+func (l *Loop) wake() {
+	l.mu.Lock()
+	if !l.closed {
+		l.poller.Wake()
+	}
+	l.mu.Unlock()
 }
 
 // AfterFunc runs fn on the loop after d, unless the returned timer is
