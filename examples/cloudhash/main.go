@@ -30,8 +30,7 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/reactorkit/reactor/examples/internal/fdlimit"
 	"github.com/reactorkit/reactor/loop"
 	"github.com/reactorkit/reactor/poller"
 	"github.com/reactorkit/reactor/protocols/cloudhash"
@@ -73,7 +72,7 @@ func serve(args []string) error {
 	if err != nil {
 		return fmt.Errorf("-maxmemory: %w", err)
 	}
-	soft, hard, err := raiseFDLimit()
+	soft, hard, err := fdlimit.Raise()
 	if err != nil {
 		slog.Warn("cloudhash: could not raise the open-file limit", "err", err)
 	}
@@ -135,22 +134,6 @@ func addrString(a net.Addr) string {
 		return "off"
 	}
 	return a.String()
-}
-
-// raiseFDLimit raises the soft limit of open files to the hard limit, so a
-// server with many clients does not run out of descriptors first.
-func raiseFDLimit() (soft, hard uint64, err error) {
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		return 0, 0, err
-	}
-	if lim.Cur < lim.Max {
-		lim.Cur = lim.Max
-		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-			return lim.Cur, lim.Max, err
-		}
-	}
-	return uint64(lim.Cur), uint64(lim.Max), nil
 }
 
 // parseBytes reads a size as Redis's config does: a number with an
