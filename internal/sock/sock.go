@@ -32,7 +32,7 @@ func Read(fd int, p []byte) (int, error) {
 		p = p[:MaxRW]
 	}
 	for {
-		n, err := unix.Read(fd, p)
+		n, err := read(fd, p)
 		if err == unix.EINTR {
 			continue
 		}
@@ -49,7 +49,7 @@ func Write(fd int, p []byte) (int, error) {
 		p = p[:MaxRW]
 	}
 	for {
-		n, err := unix.Write(fd, p)
+		n, err := write(fd, p)
 		if err == unix.EINTR {
 			continue
 		}

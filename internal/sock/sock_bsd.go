@@ -44,6 +44,11 @@ func Socket(family int) (int, error) {
 	return fd, nil
 }
 
+// read and write use the ordinary calls here: on macOS and the BSDs x/sys
+// goes through libc, where a raw call saves nothing.
+func read(fd int, p []byte) (int, error)  { return unix.Read(fd, p) }
+func write(fd int, p []byte) (int, error) { return unix.Write(fd, p) }
+
 func writev(fd int, iov []unix.Iovec) (int, error) {
 	n, _, e := unix.Syscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
 	if e != 0 {
