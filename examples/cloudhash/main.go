@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/reactorkit/reactor/examples/internal/fdlimit"
+	"github.com/reactorkit/reactor/examples/internal/tlsflags"
 	"github.com/reactorkit/reactor/loop"
 	"github.com/reactorkit/reactor/poller"
 	"github.com/reactorkit/reactor/protocols/cloudhash"
@@ -66,7 +67,15 @@ func serve(args []string) error {
 	password := fs.String("password", "", "password RESP clients must AUTH with")
 	loops := fs.Int("loops", 0, "event loops (0: one per CPU)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	var tf tlsflags.Flags
+	fs.StringVar(&tf.CertFile, "tls-cert", "", "serve RESP over TLS with this PEM certificate (with -tls-key)")
+	fs.StringVar(&tf.KeyFile, "tls-key", "", "the PEM private key of -tls-cert")
+	fs.BoolVar(&tf.SelfSigned, "tls-self-signed", false, "serve RESP over TLS with a certificate made at start; its PEM is written for clients to trust")
 	fs.Parse(args)
+	tlsCfg, caFile, err := tf.Config()
+	if err != nil {
+		return err
+	}
 
 	maxMem, err := parseBytes(*maxMemory)
 	if err != nil {
@@ -97,6 +106,7 @@ func serve(args []string) error {
 		cloudhash.WithDataFile(*data),
 		cloudhash.WithPassword(*password),
 		cloudhash.WithLoopOptions(loop.WithLoops(*loops)),
+		cloudhash.WithRESPTLS(tlsCfg),
 	)
 	if err != nil {
 		return err
@@ -113,6 +123,9 @@ func serve(args []string) error {
 		"keys", s.Store().Len(),
 		"nofile_soft", soft, "nofile_hard", hard,
 	)
+	if tlsCfg != nil {
+		slog.Info("cloudhash: RESP over TLS", "try", fmt.Sprintf("redis-cli -p %s --tls --cacert %s", port(s.RESPAddr()), orString(caFile, "YOUR-CA.pem")))
+	}
 	// Tests and scripts read this line to learn the addresses chosen for
 	// port 0.
 	fmt.Printf("ready poller=%s line=%s length=%s resp=%s\n", poller.Backend,
@@ -200,4 +213,20 @@ func client(cmd string, args []string) error {
 	}
 	fmt.Println(string(v))
 	return nil
+}
+
+// port returns the port of a TCP address, "" for none.
+func port(a net.Addr) string {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return strconv.Itoa(t.Port)
+	}
+	return ""
+}
+
+// orString returns s, or def when s is empty.
+func orString(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

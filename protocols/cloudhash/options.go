@@ -1,6 +1,7 @@
 package cloudhash
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"time"
 
@@ -61,6 +62,7 @@ type config struct {
 	expiryInterval                 time.Duration
 	loopOpts                       []loop.Option
 	logger                         *slog.Logger
+	respTLS                        *tls.Config // serves the RESP listener over TLS when set
 
 	// trace, when not nil, is told of each OnData ("data") and each
 	// Write of replies ("write"); tests use it to count writes per read.
@@ -186,6 +188,11 @@ func WithMaxReplyBatch(n int) Option {
 // active expiry; 0 or less turns active expiry off (keys still expire when
 // touched). Default DefaultExpiryInterval.
 func WithExpiryInterval(d time.Duration) Option { return func(c *config) { c.expiryInterval = d } }
+
+// WithRESPTLS serves the RESP listener over TLS with cfg (its certificate
+// and key), so `redis-cli --tls --cacert ca.pem` and TLS-configured Redis
+// clients connect; a plaintext client on that port is closed and logged.
+func WithRESPTLS(cfg *tls.Config) Option { return func(c *config) { c.respTLS = cfg } }
 
 // WithLoopOptions passes options to the loop.Server a Server starts (the
 // number of loops, timeouts, …). The listeners' inbound limit and write

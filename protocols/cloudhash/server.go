@@ -132,15 +132,19 @@ func NewServer(opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, st: st, ls: ls, persist: newPersister(st, cfg.dataFile, cfg.logger)}
-	listen := func(addr string, p loop.Protocol) (*loop.Listener, error) {
+	listen := func(addr string, p loop.Protocol, extra ...loop.Option) (*loop.Listener, error) {
 		if addr == "" {
 			return nil, nil
 		}
-		return ls.Listen("tcp", addr, p, cfg.listenOptions()...)
+		return ls.Listen("tcp", addr, p, append(cfg.listenOptions(), extra...)...)
+	}
+	var respOpts []loop.Option
+	if cfg.respTLS != nil {
+		respOpts = append(respOpts, loop.WithTLS(cfg.respTLS))
 	}
 	if s.line, err = listen(cfg.lineAddr, newLine(st, &s.cfg)); err == nil {
 		if s.length, err = listen(cfg.lengthAddr, newLength(st, &s.cfg)); err == nil {
-			s.resp, err = listen(cfg.respAddr, newRESP(st, &s.cfg, s.persist))
+			s.resp, err = listen(cfg.respAddr, newRESP(st, &s.cfg, s.persist), respOpts...)
 		}
 	}
 	if err != nil {
