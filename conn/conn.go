@@ -272,7 +272,7 @@ func New(fd int, owner Owner, h Handler, cfg *Config, setup Setup) (*Conn, error
 		c.armTimer()
 	}
 	if cfg.TLS != nil {
-		c.startTLS(cfg.TLS, nil, setup.Ready)
+		c.startTLS(cfg.TLS, nil, Upgrade{Done: setup.Ready})
 		return c, nil
 	}
 	c.flags |= flagOpened

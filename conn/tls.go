@@ -62,6 +62,7 @@ type tlsLayer struct {
 	t           *tlsTransport
 	handshaking bool                     // the handshake goroutine is running
 	pending     [][]byte                 // plaintext written during the handshake, sent after it
+	pendingN    int                      // bytes in pending
 	timer       *Timer                   // the handshake timeout
 	ready       func(c *Conn, err error) // Setup.Ready, run when the handshake ends
 }
@@ -181,6 +182,38 @@ func (t *tlsTransport) SetWriteDeadline(time.Time) error { return nil }
 // calls made before the handshake finishes are sent once it has. If the
 // handshake fails, the connection closes with its error.
 func (c *Conn) StartTLS(cfg *tls.Config) error {
+	return c.StartTLSWith(cfg, Upgrade{})
+}
+
+// TLSRole is the side of a TLS handshake a connection takes.
+type TLSRole uint8
+
+const (
+	// RoleAuto is the server for an accepted connection and the client for
+	// a dialed one.
+	RoleAuto TLSRole = iota
+	// RoleServer takes the server side whatever made the connection: an FTP
+	// server's active-mode data connections are dialed by the server, yet
+	// RFC 4217 makes it the TLS server.
+	RoleServer
+	// RoleClient takes the client side.
+	RoleClient
+)
+
+// Upgrade tunes StartTLSWith.
+type Upgrade struct {
+	Role TLSRole // which side of the handshake; RoleAuto by default
+	// Timeout bounds the handshake (ErrHandshakeTimeout); 0 means the
+	// connection's configured handshake timeout.
+	Timeout time.Duration
+	// Done, if set, runs on the loop once the handshake has finished (err
+	// nil) or failed (the connection is then closing with err).
+	Done func(c *Conn, err error)
+}
+
+// StartTLSWith is StartTLS with a chosen role, timeout and completion
+// callback.
+func (c *Conn) StartTLSWith(cfg *tls.Config, u Upgrade) error {
 	if c.flags&(flagClosing|flagClosed) != 0 {
 		return ErrClosed
 	}
@@ -193,24 +226,34 @@ func (c *Conn) StartTLS(cfg *tls.Config) error {
 	rest := c.in
 	c.in = nil
 	c.readSince = 0
-	c.startTLS(cfg, rest, nil)
+	c.startTLS(cfg, rest, u)
 	return nil
 }
 
 // startTLS begins the handshake on its goroutine, with early as the first
-// ciphertext; ready, if set, learns how it ended.
-func (c *Conn) startTLS(cfg *tls.Config, early []byte, ready func(*Conn, error)) {
+// ciphertext.
+func (c *Conn) startTLS(cfg *tls.Config, early []byte, u Upgrade) {
 	t := &tlsTransport{c: c, blocking: true, local: c.LocalAddr(), remote: c.RemoteAddr()}
 	t.cond = sync.NewCond(&t.mu)
 	t.in = append([]byte(nil), early...)
-	l := &tlsLayer{t: t, handshaking: true, ready: ready}
-	if c.flags&flagDialed != 0 {
+	l := &tlsLayer{t: t, handshaking: true, ready: u.Done}
+	client := c.flags&flagDialed != 0
+	switch u.Role {
+	case RoleServer:
+		client = false
+	case RoleClient:
+		client = true
+	}
+	if client {
 		l.tc = tls.Client(t, cfg)
 	} else {
 		l.tc = tls.Server(t, cfg)
 	}
 	c.tls = l
-	timeout := c.cfg.HandshakeTimeout
+	timeout := u.Timeout
+	if timeout <= 0 {
+		timeout = c.cfg.HandshakeTimeout
+	}
 	if timeout <= 0 {
 		timeout = DefaultHandshakeTimeout
 	}
@@ -252,12 +295,13 @@ func (c *Conn) handshakeDone(err error) {
 	if c.flags&(flagClosing|flagClosed) != 0 {
 		return
 	}
-	for _, p := range l.pending {
+	pending := l.pending
+	l.pending, l.pendingN = nil, 0
+	for _, p := range pending {
 		if _, err := c.Write(p); err != nil {
 			return
 		}
 	}
-	l.pending = nil
 	// Application data may have arrived with the handshake's last flight.
 	c.pumpTLS()
 }
@@ -313,10 +357,14 @@ func (c *Conn) pumpTLS() {
 	}
 }
 
-// writeTLS encrypts p onto the connection.
+// writeTLS encrypts p onto the connection. During the handshake the
+// plaintext waits in pending, counted in OutboundLen and the watermarks like
+// queued bytes, so a protocol pacing itself by them stays bounded.
 func (c *Conn) writeTLS(p []byte) (int, error) {
 	if c.tls.handshaking {
 		c.tls.pending = append(c.tls.pending, append([]byte(nil), p...))
+		c.tls.pendingN += len(p)
+		c.queuedGrew()
 		return len(p), nil
 	}
 	n, err := c.tls.tc.Write(p)

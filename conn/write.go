@@ -360,8 +360,16 @@ func (c *Conn) writeOwned(b []byte) {
 // the loop from its other connections.
 const flushBudget = 4 << 20
 
-// OutboundLen returns the number of bytes queued and not yet sent.
-func (c *Conn) OutboundLen() int { return c.out.n }
+// OutboundLen returns the number of bytes queued and not yet sent (with
+// plaintext written during a TLS handshake, which waits for it).
+func (c *Conn) OutboundLen() int { return c.outboundLen() }
+
+func (c *Conn) outboundLen() int {
+	if c.tls != nil {
+		return c.out.n + c.tls.pendingN
+	}
+	return c.out.n
+}
 
 // sent records n bytes written straight to the socket.
 func (c *Conn) sent(n int) {
@@ -377,7 +385,7 @@ func (c *Conn) sent(n int) {
 // setQueued publishes the queue's length for AsyncWrite's limit and adds the
 // change to the loop's total.
 func (c *Conn) setQueued() {
-	n := int64(c.out.n)
+	n := int64(c.outboundLen())
 	if old := c.queued.Swap(n); old != n {
 		c.owner.Counters().Queued.Add(n - old)
 	}
@@ -391,7 +399,7 @@ func (c *Conn) queuedGrew() {
 		c.writeSince = c.owner.Now()
 		c.armTimer()
 	}
-	if c.out.n > c.cfg.WriteHighWatermark && c.flags&flagBackpressure == 0 {
+	if c.outboundLen() > c.cfg.WriteHighWatermark && c.flags&flagBackpressure == 0 {
 		c.flags |= flagBackpressure
 		c.readSince = 0
 	}

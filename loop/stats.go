@@ -21,7 +21,7 @@ type LoopStats struct {
 	Queued   int64  // outbound bytes queued, not yet sent
 	Timers   int64  // timers armed (connection timeouts count one per connection)
 
-	Uptime          time.Duration // since the loop started
+	Uptime time.Duration // since the loop started
 	// The timing figures are kept only while stall detection is on
 	// (WithStallThreshold above 0, the default): they come from the same
 	// clock reads.

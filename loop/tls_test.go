@@ -393,3 +393,66 @@ func TestTLSHalfClose(t *testing.T) {
 		t.Fatalf("OnClose(%v)", ev.err)
 	}
 }
+
+// TestTLSStartTLSServerRoleOnDial: a dialed connection takes the TLS server
+// role (as an FTP server's active data connection does under RFC 4217), and
+// Done reports the end of the handshake.
+func TestTLSStartTLSServerRoleOnDial(t *testing.T) {
+	cert := testCert(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			peer <- err
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		cfg := cert.ClientConfig()
+		cfg.ServerName = "localhost"
+		tc := tls.Client(c, cfg) // the accepting side is the TLS client here
+		if _, err := tc.Write([]byte("ping")); err != nil {
+			peer <- err
+			return
+		}
+		buf := make([]byte, 4)
+		if _, err := io.ReadFull(tc, buf); err != nil || string(buf) != "PING" {
+			peer <- fmt.Errorf("read %q: %v", buf, err)
+			return
+		}
+		peer <- nil
+	}()
+	done := make(chan error, 1)
+	p := newRecorder()
+	p.onOpen = func(c *conn.Conn) {
+		err := c.StartTLSWith(cert.ServerConfig(), conn.Upgrade{
+			Role:    conn.RoleServer,
+			Timeout: 5 * time.Second,
+			Done:    func(c *conn.Conn, err error) { done <- err },
+		})
+		if err != nil {
+			done <- err
+		}
+	}
+	p.onData = func(c *conn.Conn) {
+		if c.InboundLen() >= 4 {
+			b, _ := c.Next(4)
+			c.Write(bytes.ToUpper(b))
+		}
+	}
+	s := newServer(t)
+	if _, err := s.Dial(context.Background(), "tcp", ln.Addr().String(), p); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	if err := <-peer; err != nil {
+		t.Fatal(err)
+	}
+}
