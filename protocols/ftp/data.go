@@ -45,11 +45,7 @@ var _ loop.Protocol = (*dataChan)(nil)
 
 // dataOptions are the options of every data listener and dial.
 func (s *session) dataOptions() []loop.Option {
-	opts := []loop.Option{loop.WithWriteWatermarks(dataHighWatermark, dataLowWatermark)}
-	if d := s.srv.cfg.dataHandshake; d > 0 {
-		opts = append(opts, loop.WithHandshakeTimeout(d))
-	}
-	return opts
+	return []loop.Option{loop.WithWriteWatermarks(dataHighWatermark, dataLowWatermark)}
 }
 
 // OnOpen implements loop.Protocol: the data connection is established.
@@ -88,18 +84,11 @@ func (d *dataChan) OnOpen(c *conn.Conn) {
 }
 
 // OnData implements loop.Protocol: upload bytes go to the transfer; a
-// download's data connection receives nothing worth keeping. Decrypted
-// bytes also mean a TLS handshake has ended.
+// download's data connection receives nothing worth keeping. Under TLS
+// the first decrypted bytes come after the handshake's Done (see
+// transfer.handshaken), so a running upload takes them.
 func (d *dataChan) OnData(c *conn.Conn) {
-	if c == d.c && d.x != nil && d.x.phase == xSecuring {
-		d.x.secured()
-		if d.x == nil || d.x.phase != xRunning {
-			c.Discard(0)
-			d.s.resume()
-			return
-		}
-	}
-	if c == d.c && d.x != nil && d.x.upload() {
+	if c == d.c && d.x != nil && d.x.upload() && d.x.phase == xRunning {
 		d.x.received()
 		d.s.flush()
 		return

@@ -64,10 +64,10 @@ type config struct {
 
 	shutdownGrace time.Duration
 
-	tls           *tls.Config   // AUTH TLS is served when set; the caller's, cloned by New
-	requireTLS    bool          // no login before AUTH TLS, no transfer before PROT P
-	requireReuse  bool          // TLS data connections must resume the control's session
-	dataHandshake time.Duration // TLS handshake timeout of data connections
+	tls          *tls.Config   // AUTH TLS is served when set; the caller's, cloned by New
+	requireTLS   bool          // no login before AUTH TLS, no transfer before PROT P
+	requireReuse bool          // TLS data connections must resume the control's session
+	tlsHandshake time.Duration // TLS handshake timeout (conn.Upgrade.Timeout); 0: the connection's
 }
 
 // userSpec is one account given with WithUser.
@@ -224,9 +224,8 @@ func WithShutdownGrace(d time.Duration) Option { return func(c *config) { c.shut
 // The server keeps its own copy of cfg. Leave session tickets on (Go's
 // default): clients such as curl and lftp resume the control connection's
 // session on data connections, which makes their handshakes cheap; the
-// server only resumes sessions its control connection issued. Set the
-// control connection's handshake timeout with loop.WithHandshakeTimeout on
-// the listener, and the data connections' with WithTLSHandshakeTimeout.
+// server only resumes sessions its control connection issued. Bound the
+// handshakes with WithTLSHandshakeTimeout.
 //
 // PROT P data connections are passive only: PORT and EPRT are refused with
 // 534, since the server would have to be the TLS server on a connection it
@@ -252,7 +251,9 @@ func WithRequireTLS(on bool) Option { return func(c *config) { c.requireTLS = on
 // ftplib) never reuse sessions. It needs WithTLS and session tickets.
 func WithRequireTLSReuse(on bool) Option { return func(c *config) { c.requireReuse = on } }
 
-// WithTLSHandshakeTimeout bounds the TLS handshake of a data connection
-// (default: conn.DefaultHandshakeTimeout); the transfer fails with 522
-// after it.
-func WithTLSHandshakeTimeout(d time.Duration) Option { return func(c *config) { c.dataHandshake = d } }
+// WithTLSHandshakeTimeout bounds each TLS handshake: the control
+// connection's after AUTH TLS (the connection closes after d) and every
+// data connection's (the transfer fails with 522). By default (0) the
+// control connection takes the listener's loop.WithHandshakeTimeout and
+// data connections conn.DefaultHandshakeTimeout.
+func WithTLSHandshakeTimeout(d time.Duration) Option { return func(c *config) { c.tlsHandshake = d } }

@@ -7,13 +7,12 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/reactorkit/reactor/conn"
 )
 
 // Explicit FTPS (RFC 4217). AUTH TLS answers 234 in plaintext, then the
-// control connection becomes TLS with conn.StartTLS: bytes the client sent
+// control connection becomes TLS with conn.StartTLSWith: bytes the client sent
 // behind the AUTH line go to the handshake, never to the command parser
 // (so plaintext commands cannot be injected into the protected session).
 // PBSZ 0 and PROT P then ask for TLS on each data connection, where the
@@ -22,9 +21,9 @@ import (
 // A TLS data connection's transfer goes through one more phase than a
 // plaintext one (see transfer):
 //
-//	waiting ── connected ──► securing ── handshake done ──► running
-//	                            └── handshake failed, or no session
-//	                                reuse when required ──► 522
+//	waiting ── connected ──► securing ── handshake's Done ──► running
+//	                            └── handshake failed or timed out, or
+//	                                no session reuse when required ──► 522
 //
 // Binary downloads cannot use sendfile there (the bytes must be
 // encrypted): a producer reads the file on the disk workers chunk by chunk
@@ -94,7 +93,7 @@ func (s *session) cmdAUTH(arg string) {
 	// client sent behind AUTH is already buffered and goes to the
 	// handshake: the command loop finds no more input and stops.
 	s.flush()
-	if err := s.c.StartTLS(s.tlsCfg); err != nil {
+	if err := s.c.StartTLSWith(s.tlsCfg, conn.Upgrade{Timeout: s.srv.cfg.tlsHandshake}); err != nil {
 		s.srv.cfg.logger.Warn("ftp: AUTH TLS", "remote", s.peer, "err", err)
 		s.c.Close()
 	}
@@ -187,57 +186,47 @@ func (s *session) tlsStatus() string {
 }
 
 // startDataTLS begins the TLS handshake of the transfer's data connection,
-// as the TLS server. Until the conn package reports the end of a StartTLS
-// handshake to its caller, awaitHandshake watches for it on a short loop
-// timer; the first decrypted bytes (an upload) end the wait sooner.
+// as the TLS server whichever side connected (RFC 4217 §7: in active mode
+// too, where we dialed the client). handshaken runs when it ends.
 func (x *transfer) startDataTLS(c *conn.Conn) {
 	x.phase = xSecuring
-	// StartTLS first: it hands whatever is buffered (an early ClientHello)
-	// to the handshake, so resuming reads cannot deliver it as data.
-	if err := c.StartTLS(x.s.tlsCfg); err != nil {
+	// StartTLSWith first: it hands whatever is buffered (an early
+	// ClientHello) to the handshake, so resuming reads cannot deliver it
+	// as data.
+	err := c.StartTLSWith(x.s.tlsCfg, conn.Upgrade{
+		Role:    conn.RoleServer,
+		Timeout: x.s.srv.cfg.tlsHandshake,
+		Done:    func(_ *conn.Conn, err error) { x.handshaken(c, err) },
+	})
+	if err != nil {
 		x.fail(522, "SSL connection failed: "+err.Error())
 		return
 	}
 	c.ResumeRead() // the handshake reads from the client
-	x.awaitHandshake(c, time.Millisecond)
 }
 
-// awaitHandshakeMax caps awaitHandshake's doubling wait.
-const awaitHandshakeMax = 50 * time.Millisecond
-
-// awaitHandshake checks after wait whether c's handshake has ended, and
-// again after twice as long while it has not. A failed handshake closes c,
-// and dataClosed reports it.
-func (x *transfer) awaitHandshake(c *conn.Conn, wait time.Duration) {
-	c.AfterFunc(wait, func() {
-		if x.phase != xSecuring || x.d.c != c {
-			return
-		}
-		if c.Handshaking() {
-			x.awaitHandshake(c, min(2*wait, awaitHandshakeMax))
-			return
-		}
-		x.secured()
-		x.s.resume()
-	})
-}
-
-// secured starts the transfer once its data connection's handshake is
-// done, if the session it resumed is acceptable.
-func (x *transfer) secured() {
-	if x.phase != xSecuring {
+// handshaken runs on the loop when the handshake of the transfer's data
+// connection c has ended: the transfer starts if the session it resumed
+// is acceptable. A failed handshake has closed c already, and dataClosed
+// has replied 522. Done may come more than once (a close from inside it
+// reports the handshake once more), hence the phase check.
+func (x *transfer) handshaken(c *conn.Conn, err error) {
+	if err != nil || x.phase != xSecuring || x.d.c != c {
 		return
 	}
-	st, ok := x.d.c.TLSState()
-	if !ok {
+	st, ok := c.TLSState()
+	switch {
+	case !ok:
 		return
-	}
-	if x.s.srv.cfg.requireReuse && !st.DidResume {
+	case x.s.srv.cfg.requireReuse && !st.DidResume:
 		x.s.srv.cfg.logger.Warn("ftp: TLS data connection without session reuse", "remote", x.s.peer, "path", x.vpath)
 		x.fail(522, "SSL connection failed: session reuse required.")
-		return
+	default:
+		x.run()
 	}
-	x.run()
+	// Done runs as a loop task, outside the session's callbacks: the
+	// reply goes out, and a command that waited for the transfer runs.
+	x.s.resume()
 }
 
 // fileReader is the producer of a binary download over TLS: the file read

@@ -225,7 +225,7 @@ func TestTLSFTPSNoInjection(t *testing.T) {
 // handshake timeout; an upload's plaintext bytes at once.
 func TestTLSFTPSPlaintextDataRefused(t *testing.T) {
 	t.Parallel()
-	ts := startTLSServer(t, serverConfig{opts: []ftp.Option{ftp.WithTLSHandshakeTimeout(300 * time.Millisecond)}})
+	ts := startTLSServer(t, serverConfig{opts: []ftp.Option{ftp.WithTLSHandshakeTimeout(time.Second)}})
 	ts.write(t, "f", []byte("secret"))
 	cfg := ts.clientTLS(nil)
 	c := dialClient(t, ts.addr)
@@ -339,11 +339,28 @@ func TestTLSFTPSRequireReuse(t *testing.T) {
 }
 
 // TestTLSFTPSHandshakeStall: a client that stops in the middle of the
-// control connection's handshake is closed after the handshake timeout;
-// meanwhile and afterwards the server serves other sessions.
+// control connection's handshake is closed after the handshake timeout,
+// WithTLSHandshakeTimeout's or else the listener's; meanwhile and
+// afterwards the server serves other sessions.
 func TestTLSFTPSHandshakeStall(t *testing.T) {
 	t.Parallel()
-	ts := startTLSServer(t, serverConfig{loops: 1, listen: []loop.Option{loop.WithHandshakeTimeout(300 * time.Millisecond)}})
+	const timeout = 500 * time.Millisecond
+	for _, tc := range []struct {
+		name string
+		cfg  serverConfig
+	}{
+		{"WithTLSHandshakeTimeout", serverConfig{loops: 1, opts: []ftp.Option{ftp.WithTLSHandshakeTimeout(timeout)}}},
+		{"listener", serverConfig{loops: 1, listen: []loop.Option{loop.WithHandshakeTimeout(timeout)}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			testHandshakeStall(t, tc.cfg)
+		})
+	}
+}
+
+func testHandshakeStall(t *testing.T, sc serverConfig) {
+	ts := startTLSServer(t, sc)
 	ts.write(t, "f", []byte("data"))
 	stalled := dialClient(t, ts.addr)
 	stalled.expect("AUTH TLS", 234)
