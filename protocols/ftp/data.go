@@ -37,7 +37,6 @@ type dataChan struct {
 	cancel context.CancelFunc // cancels an active dial
 	c      *conn.Conn         // the connection, once open
 	x      *transfer          // the transfer using the connection
-	active bool               // set up by PORT or EPRT: we dial
 	done   bool               // discarded: late events are ignored
 }
 
@@ -305,7 +304,8 @@ func (s *session) cmdEPRT(arg string) {
 // dialActive connects to the client's data port, refusing the FTP bounce:
 // only the control connection's peer, only unprivileged ports (RFC 2577
 // §3, as vsftpd and pyftpdlib do). The reply waits for the connection: 200
-// or 425.
+// or 425. Under PROT P the transfer makes it TLS later, with us as the TLS
+// server although we dialed (RFC 4217 §7).
 func (s *session) dialActive(to netip.AddrPort) {
 	switch {
 	case to.Addr().Unmap() != s.peer:
@@ -314,15 +314,9 @@ func (s *session) dialActive(to netip.AddrPort) {
 	case to.Port() < 1024:
 		s.reply(501, "PORT to privileged port "+strconv.Itoa(int(to.Port()))+" refused.")
 		return
-	case s.protP:
-		// RFC 4217 §7 makes the server the TLS server on data connections
-		// in both modes, and conn.StartTLS takes the client's role on a
-		// connection we dialed.
-		s.reply(534, "PORT and EPRT are not available with PROT P; use PASV or EPSV.")
-		return
 	}
 	s.dropData()
-	d := &dataChan{s: s, active: true}
+	d := &dataChan{s: s}
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 	s.data = d

@@ -38,7 +38,8 @@
 // when the client offers it (curl and lftp do), and WithRequireTLSReuse
 // makes that a condition, as vsftpd's require_ssl_reuse; WithRequireTLS
 // refuses logins before AUTH TLS and transfers without PROT P. CCC is
-// refused. Under PROT P data connections are passive only (PORT and EPRT
-// get 534), and downloads are read by the disk workers and encrypted on the
-// loop instead of going out with sendfile.
+// refused. PROT P serves passive and active data connections alike: on
+// the connection it dials for PORT or EPRT the server is still the TLS
+// server (RFC 4217 §7). Under PROT P downloads are read by the disk
+// workers and encrypted on the loop instead of going out with sendfile.
 package ftp

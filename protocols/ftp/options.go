@@ -220,16 +220,13 @@ func WithShutdownGrace(d time.Duration) Option { return func(c *config) { c.shut
 
 // WithTLS enables explicit FTPS (RFC 4217): AUTH TLS (or SSL) upgrades the
 // control connection with cfg, and after PBSZ 0 and PROT P, data
-// connections are TLS too, the server taking the TLS server's role on them.
+// connections are TLS too, the server taking the TLS server's role on them
+// in passive and active mode alike (RFC 4217 §7).
 // The server keeps its own copy of cfg. Leave session tickets on (Go's
 // default): clients such as curl and lftp resume the control connection's
 // session on data connections, which makes their handshakes cheap; the
 // server only resumes sessions its control connection issued. Bound the
 // handshakes with WithTLSHandshakeTimeout.
-//
-// PROT P data connections are passive only: PORT and EPRT are refused with
-// 534, since the server would have to be the TLS server on a connection it
-// dialed.
 func WithTLS(cfg *tls.Config) Option {
 	return func(c *config) {
 		if cfg != nil {

@@ -154,18 +154,11 @@ func (s *session) loginNeedsTLS(name string) bool {
 	return true
 }
 
-// dataProtectionOK replies and returns false when the next transfer may
-// not use the data channel set up: WithRequireTLS wants PROT P, and PROT P
-// data connections must be passive (the server cannot be the TLS server on
-// a connection it dialed).
+// dataProtectionOK replies 522 and returns false when WithRequireTLS wants
+// PROT P for the next transfer.
 func (s *session) dataProtectionOK() bool {
-	switch {
-	case s.srv.cfg.requireTLS && !s.protP:
+	if s.srv.cfg.requireTLS && !s.protP {
 		s.reply(522, "Data connections must be encrypted.")
-		return false
-	case s.protP && s.data.active:
-		s.dropData()
-		s.reply(425, "Can't open data connection: with PROT P use PASV or EPSV.")
 		return false
 	}
 	return true

@@ -78,10 +78,40 @@ func (c *client) expectStart(cmd string) {
 	}
 }
 
+// active sets up an active data connection, with EPRT when extended and
+// PORT otherwise, and returns the connection the server made to us.
+func (c *client) active(extended bool) net.Conn {
+	c.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer ln.Close()
+	p := ln.Addr().(*net.TCPAddr).Port
+	if extended {
+		c.expect("EPRT |1|127.0.0.1|"+strconv.Itoa(p)+"|", 200)
+	} else {
+		c.expect("PORT 127,0,0,1,"+strconv.Itoa(p>>8)+","+strconv.Itoa(p&0xff), 200)
+	}
+	ln.(*net.TCPListener).SetDeadline(time.Now().Add(opTimeout))
+	d, err := ln.Accept() // the server connected before its 200
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return d
+}
+
 // retrieveTLS runs a download over a new EPSV connection secured with cfg.
 func (c *client) retrieveTLS(cfg *tls.Config, cmd string) ([]byte, int, string) {
 	c.t.Helper()
-	d := tls.Client(c.epsv(), cfg)
+	return c.retrieveTLSOn(c.epsv(), cfg, cmd)
+}
+
+// retrieveTLSOn runs a download over the data connection raw, which it
+// secures with cfg as the TLS client, in either mode (RFC 4217 §7).
+func (c *client) retrieveTLSOn(raw net.Conn, cfg *tls.Config, cmd string) ([]byte, int, string) {
+	c.t.Helper()
+	d := tls.Client(raw, cfg)
 	defer d.Close()
 	if code, text := c.cmd(cmd); code != 150 && code != 125 {
 		return nil, code, text
@@ -99,7 +129,14 @@ func (c *client) retrieveTLS(cfg *tls.Config, cmd string) ([]byte, int, string) 
 // storeTLS runs an upload over a new EPSV connection secured with cfg.
 func (c *client) storeTLS(cfg *tls.Config, cmd string, data []byte) (int, string) {
 	c.t.Helper()
-	d := tls.Client(c.epsv(), cfg)
+	return c.storeTLSOn(c.epsv(), cfg, cmd, data)
+}
+
+// storeTLSOn runs an upload over the data connection raw, secured with cfg
+// as the TLS client.
+func (c *client) storeTLSOn(raw net.Conn, cfg *tls.Config, cmd string, data []byte) (int, string) {
+	c.t.Helper()
+	d := tls.Client(raw, cfg)
 	defer d.Close()
 	if code, text := c.cmd(cmd); code != 150 && code != 125 {
 		return code, text
@@ -114,8 +151,8 @@ func (c *client) storeTLS(cfg *tls.Config, cmd string, data []byte) (int, string
 }
 
 // TestTLSFTPSCommands: AUTH, PBSZ, PROT and CCC replies as vsftpd and RFC
-// 4217 give them, FEAT, STAT, PORT refused under PROT P, and transfers
-// over TLS data connections with a raw client.
+// 4217 give them, FEAT, STAT, and transfers over passive and active TLS
+// data connections with a raw client.
 func TestTLSFTPSCommands(t *testing.T) {
 	t.Parallel()
 	ts := startTLSServer(t, serverConfig{})
@@ -145,15 +182,6 @@ func TestTLSFTPSCommands(t *testing.T) {
 	if stat := c.expect("STAT", 211); !strings.Contains(stat, "Control connection: TLS 1.3") || !strings.Contains(stat, "data connections: Private") {
 		t.Errorf("STAT:\n%s", stat)
 	}
-	// Active mode would make us the TLS server on a connection we dial.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	p := ln.Addr().(*net.TCPAddr).Port
-	c.expect("PORT 127,0,0,1,"+strconv.Itoa(p>>8)+","+strconv.Itoa(p&0xff), 534)
-	c.expect("EPRT |1|127.0.0.1|"+strconv.Itoa(p)+"|", 534)
 
 	// Binary and ASCII downloads, REST, an upload, listings.
 	for _, tc := range []struct {
@@ -189,6 +217,25 @@ func TestTLSFTPSCommands(t *testing.T) {
 		if code != 226 || !strings.Contains(string(got), "up.bin") {
 			t.Fatalf("%s: %d %s %q", cmd, code, text, got)
 		}
+	}
+	// Active mode: the server dials, and is the TLS server all the same.
+	for _, extended := range []bool{false, true} {
+		if got, code, text := c.retrieveTLSOn(c.active(extended), cfg, "RETR f.bin"); code != 226 || !bytes.Equal(got, pattern(300<<10, 5)) {
+			t.Fatalf("active (EPRT %v) RETR: %d %s, %d bytes", extended, code, text, len(got))
+		}
+		if code, text := c.storeTLSOn(c.active(extended), cfg, "STOR act.bin", up); code != 226 || !bytes.Equal(ts.read(t, "act.bin"), up) {
+			t.Fatalf("active (EPRT %v) STOR: %d %s", extended, code, text)
+		}
+		if got, code, text := c.retrieveTLSOn(c.active(extended), cfg, "MLSD"); code != 226 || !strings.Contains(string(got), "act.bin") {
+			t.Fatalf("active (EPRT %v) MLSD: %d %s %q", extended, code, text, got)
+		}
+	}
+	// PROT P set after PORT still secures the connection PORT made.
+	c.expect("PROT C", 200)
+	d := c.active(false)
+	c.expect("PROT P", 200)
+	if got, code, text := c.retrieveTLSOn(d, cfg, "RETR a.txt"); code != 226 || string(got) != "one\ntwo\n" {
+		t.Fatalf("PROT P after PORT: %d %s %q", code, text, got)
 	}
 	// PROT C: plaintext data connections again, on the same session.
 	c.expect("PROT C", 200)
@@ -316,6 +363,10 @@ func TestTLSFTPSRequireReuse(t *testing.T) {
 	if code, text := c.storeTLS(ts.clientTLS(nil), "STOR g", []byte("x")); code != 522 {
 		t.Fatalf("STOR without reuse: %d %s, want 522", code, text)
 	}
+	// Active mode alike.
+	if _, code, text := c.retrieveTLSOn(c.active(true), ts.clientTLS(nil), "RETR f"); code != 522 {
+		t.Fatalf("active without reuse: %d %s, want 522", code, text)
+	}
 	// The control connection's session, resumed.
 	cache := tls.NewLRUClientSessionCache(4)
 	cfg := ts.clientTLS(cache)
@@ -327,6 +378,9 @@ func TestTLSFTPSRequireReuse(t *testing.T) {
 	}
 	if code, text := c.storeTLS(cfg, "STOR g", []byte("x")); code != 226 {
 		t.Fatalf("STOR with reuse: %d %s", code, text)
+	}
+	if got, code, text := c.retrieveTLSOn(c.active(false), cfg, "RETR f"); code != 226 || string(got) != "data" {
+		t.Fatalf("active with reuse: %d %s %q", code, text, got)
 	}
 	// A second session replaces the client's cached ticket with its own;
 	// the first session's data connection then offers a ticket of another
@@ -479,8 +533,8 @@ func TestTLSFTPSJlaffaye(t *testing.T) {
 
 // TestTLSFTPSCurl: curl --ssl-reqd --cacert lists, downloads and uploads
 // in both passive modes (EPSV and PASV) on a server that requires TLS and
-// session reuse; --ftp-ssl-control keeps data in the clear; active mode
-// under PROT P is refused.
+// session reuse; --ftp-ssl-control keeps data in the clear. Active mode
+// is TestTLSFTPSCurlActive.
 func TestTLSFTPSCurl(t *testing.T) {
 	curl := testtool.Path(t, "curl", "curl")
 	t.Parallel()
@@ -521,11 +575,6 @@ func TestTLSFTPSCurl(t *testing.T) {
 	if got, _ := os.ReadFile(out); !bytes.Equal(got, big) {
 		t.Fatalf("--ftp-ssl-control: %d bytes", len(got))
 	}
-	// Active mode with PROT P is refused, and said so.
-	cmd := exec.Command(curl, append(tlsArgs, "-P", "-", "-o", out, base+"big.bin")...)
-	if b, err := cmd.CombinedOutput(); err == nil {
-		t.Fatalf("curl -P under PROT P succeeded: %s", b)
-	}
 	// A wrong trust anchor fails the handshake on the client's side.
 	other, err := tlscert.SelfSigned([]string{"127.0.0.1"}, time.Hour)
 	if err != nil {
@@ -540,12 +589,120 @@ func TestTLSFTPSCurl(t *testing.T) {
 	c.expect("NOOP", 200)
 }
 
+// curlVersion returns the major and minor version of the curl at path.
+func curlVersion(t *testing.T, path string) (major, minor int) {
+	t.Helper()
+	out := runTool(t, "", path, "--version")
+	f := strings.Fields(out) // "curl 7.88.1 (x86_64-pc-linux-gnu) …"
+	if len(f) < 2 {
+		t.Fatalf("curl --version: %q", out)
+	}
+	v := strings.Split(f[1], ".")
+	if len(v) < 2 {
+		t.Fatalf("curl --version: %q", out)
+	}
+	major, err1 := strconv.Atoi(v[0])
+	minor, err2 := strconv.Atoi(v[1])
+	if err1 != nil || err2 != nil {
+		t.Fatalf("curl --version: %q", out)
+	}
+	return major, minor
+}
+
+// TestTLSFTPSCurlActive: curl -P (active mode, EPRT then PORT) with
+// --ssl-reqd: the server dials the data connection and is its TLS server
+// (RFC 4217 §7). curl 7.87.0 to 7.88.x cannot do active FTPS: they never
+// start TLS on the data connection they accept (curl/curl#10666, fixed in
+// 8.0.0 by curl/curl#10669) and read and write it in plaintext, so there
+// the test checks that the server refuses it, 522 after its handshake
+// timeout for a download and at once for an upload, with no plaintext
+// stored or sent; with other versions it lists, downloads and uploads.
+// Active mode with TLS on the control connection only works with every
+// version. The server does not require session reuse here, which this
+// curl cannot show for active data connections.
+func TestTLSFTPSCurlActive(t *testing.T) {
+	curl := testtool.Path(t, "curl", "curl")
+	t.Parallel()
+	ts := startTLSServer(t, serverConfig{opts: []ftp.Option{ftp.WithTLSHandshakeTimeout(2 * time.Second)}})
+	big := pattern(3<<20+7, 33)
+	ts.write(t, "big.bin", big)
+	tmp := t.TempDir()
+	out := filepath.Join(tmp, "out")
+	src := filepath.Join(tmp, "src")
+	os.WriteFile(src, big, 0o644)
+	base := "ftp://" + ts.addr + "/"
+	auth := "ftp://" + testUser + ":" + testPass + "@" + ts.addr + "/"
+	args := []string{"-sS", "--fail", "--ssl-reqd", "--cacert", ts.caFile, "-P", "127.0.0.1"}
+
+	if major, minor := curlVersion(t, curl); major == 7 && minor >= 87 {
+		t.Logf("curl %d.%d cannot do active FTPS (curl/curl#10666): checking the refusal", major, minor)
+		for _, tc := range []struct{ what, url string }{{"download", base + "big.bin"}, {"listing", base}} {
+			os.Remove(out)
+			if b, err := exec.Command(curl, append(args, "-o", out, tc.url)...).CombinedOutput(); err == nil {
+				t.Fatalf("%s in plaintext under PROT P succeeded: %s", tc.what, b)
+			}
+			if got, _ := os.ReadFile(out); len(got) > 0 {
+				t.Fatalf("%s: %d plaintext bytes reached the client", tc.what, len(got))
+			}
+		}
+		if b, err := exec.Command(curl, append(args, "-T", src, auth+"up.bin")...).CombinedOutput(); err == nil {
+			t.Fatalf("plaintext upload under PROT P succeeded: %s", b)
+		}
+		if got, err := os.ReadFile(filepath.Join(ts.root, "up.bin")); err == nil && len(got) > 0 {
+			t.Fatalf("%d plaintext bytes stored", len(got))
+		}
+	} else {
+		os.Remove(out)
+		runTool(t, tmp, curl, append(args, "-o", out, base+"big.bin")...)
+		if got, _ := os.ReadFile(out); !bytes.Equal(got, big) {
+			t.Fatalf("downloaded %d bytes", len(got))
+		}
+		runTool(t, tmp, curl, append(args, "-T", src, auth+"up.bin")...)
+		if !bytes.Equal(ts.read(t, "up.bin"), big) {
+			t.Fatal("upload differs")
+		}
+		if list := runTool(t, tmp, curl, append(args, base)...); !strings.Contains(list, " big.bin\n") {
+			t.Fatalf("listing %q", list)
+		}
+	}
+	// TLS on the control connection only: active data in the clear.
+	os.Remove(out)
+	runTool(t, tmp, curl, "-sS", "--fail", "--ftp-ssl-control", "--cacert", ts.caFile, "-P", "127.0.0.1", "-o", out, base+"big.bin")
+	if got, _ := os.ReadFile(out); !bytes.Equal(got, big) {
+		t.Fatalf("--ftp-ssl-control -P: %d bytes", len(got))
+	}
+	runTool(t, tmp, curl, "-sS", "--fail", "--ftp-ssl-control", "--cacert", ts.caFile, "-P", "127.0.0.1", "-T", src, auth+"clear.bin")
+	if !bytes.Equal(ts.read(t, "clear.bin"), big) {
+		t.Fatal("--ftp-ssl-control -P: upload differs")
+	}
+	c := dialClient(t, ts.addr)
+	c.expect("NOOP", 200)
+}
+
 // TestTLSFTPSLftpMirror: lftp verifying the certificate, forcing TLS on
 // control and data connections, mirrors a tree down and back up with
-// checksums compared, on a server that requires TLS and session reuse.
+// checksums compared, on a server that requires TLS and session reuse, in
+// passive and in active mode (lftp resumes the control connection's
+// session on the data connections the server dials too).
 func TestTLSFTPSLftpMirror(t *testing.T) {
 	lftp := testtool.Path(t, "lftp", "lftp")
 	t.Parallel()
+	for _, mode := range []struct {
+		name, set string
+		use, not  string // commands lftp's debug output must show, and not show
+	}{
+		{"passive", "set ftp:passive-mode on", "---> PASV", "---> PORT"},
+		// Without auto-passive-mode lftp never falls back to passive.
+		{"active", "set ftp:passive-mode off; set ftp:auto-passive-mode no", "---> PORT", "---> PASV"},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			t.Parallel()
+			testLftpMirrorTLS(t, lftp, mode.set, mode.use, mode.not)
+		})
+	}
+}
+
+func testLftpMirrorTLS(t *testing.T, lftp, setMode, use, not string) {
 	ts := startTLSServer(t, serverConfig{opts: []ftp.Option{ftp.WithRequireTLS(true), ftp.WithRequireTLSReuse(true)}})
 	makeTree(t, ts.root)
 	_, port, _ := net.SplitHostPort(ts.addr)
@@ -554,25 +711,33 @@ func TestTLSFTPSLftpMirror(t *testing.T) {
 		return "set net:max-retries 1; set net:timeout 20; set cmd:fail-exit yes; " +
 			"set ssl:ca-file " + ts.caFile + "; set ssl:verify-certificate yes; " +
 			"set ftp:ssl-force true; set ftp:ssl-protect-data true; set ftp:ssl-protect-list true; " +
-			cmds + "; quit"
+			setMode + "; " + cmds + "; quit"
 	}
-	runTool(t, local, lftp, "-u", testUser+","+testPass, "-p", port, "-e", script("mirror / down"), "127.0.0.1")
-	sameTree(t, ts.root, filepath.Join(local, "down"))
-	runTool(t, local, lftp, "-u", testUser+","+testPass, "-p", port, "-e", script("mkdir -p /up; mirror -R down /up/tree"), "127.0.0.1")
-	sameTree(t, filepath.Join(local, "down"), filepath.Join(ts.root, "up", "tree"))
+	for _, run := range []struct{ cmds, from, to string }{
+		{"mirror / down", ts.root, filepath.Join(local, "down")},
+		{"mkdir -p /up; mirror -R down /up/tree", filepath.Join(local, "down"), filepath.Join(ts.root, "up", "tree")},
+	} {
+		out := runTool(t, local, lftp, "-d", "-u", testUser+","+testPass, "-p", port, "-e", script(run.cmds), "127.0.0.1")
+		if !strings.Contains(out, use) || strings.Contains(out, not) {
+			t.Fatalf("%s: lftp should use %q, not %q:\n%s", run.cmds, use, not, out)
+		}
+		sameTree(t, run.from, run.to)
+	}
 }
 
 // pythonTLSSession is an ftplib.FTP_TLS session with PROT P: listing,
 // download, upload, ABOR during a download, trusting only the test
-// certificate.
+// certificate; in passive mode, or active with "active" as its last
+// argument.
 const pythonTLSSession = `
 import ftplib, io, ssl, sys
-host, port, user, pw, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+host, port, user, pw, ca, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
 ctx = ssl.create_default_context(cafile=ca)
 f = ftplib.FTP_TLS(context=ctx)
 f.connect(host, port, timeout=20)
 f.login(user, pw)
 f.prot_p()
+f.set_pasv(mode != 'active')
 names = f.nlst()
 assert 'big.bin' in names, names
 lines = []
@@ -608,16 +773,22 @@ print('python ftplib TLS ok')
 `
 
 // TestTLSFTPSPythonFtplib: Python's ftplib.FTP_TLS with prot_p(), which
-// does not reuse TLS sessions (so the server must not require reuse).
+// does not reuse TLS sessions (so the server must not require reuse), in
+// passive mode and, with set_pasv(False), in active mode (PORT).
 func TestTLSFTPSPythonFtplib(t *testing.T) {
 	py := testtool.Path(t, "python3", "python3")
 	t.Parallel()
-	ts := startTLSServer(t, serverConfig{})
-	ts.write(t, "big.bin", pattern(32<<20, 41))
-	host, port, _ := net.SplitHostPort(ts.addr)
-	out := runTool(t, "", py, "-c", pythonTLSSession, host, port, testUser, testPass, ts.caFile)
-	if !strings.Contains(out, "python ftplib TLS ok") {
-		t.Fatal(out)
+	for _, mode := range []string{"passive", "active"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			ts := startTLSServer(t, serverConfig{})
+			ts.write(t, "big.bin", pattern(32<<20, 41))
+			host, port, _ := net.SplitHostPort(ts.addr)
+			out := runTool(t, "", py, "-c", pythonTLSSession, host, port, testUser, testPass, ts.caFile, mode)
+			if !strings.Contains(out, "python ftplib TLS ok") {
+				t.Fatal(out)
+			}
+		})
 	}
 }
 
