@@ -39,6 +39,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/reactorkit/reactor/examples/internal/fdlimit"
 	"github.com/reactorkit/reactor/loop"
 	"github.com/reactorkit/reactor/poller"
 	"github.com/reactorkit/reactor/protocols/ftp"
@@ -243,7 +244,10 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready chan<- net.
 	if tlsCfg != nil {
 		opts = append(opts, ftp.WithTLS(tlsCfg))
 	}
-	raiseFDLimit()
+	// Each session needs a descriptor, and one more per data connection.
+	if _, _, err := fdlimit.Raise(); err != nil {
+		slog.Warn("ftpd: could not raise the open files limit", "err", err)
+	}
 	srv, err := ftp.New(opts...)
 	if err != nil {
 		return err
@@ -302,20 +306,4 @@ func clientCommand(o options, addr *net.TCPAddr, caFile string) string {
 		return curl + "-u " + o.user + ":PASSWORD " + url
 	}
 	return curl + url + "    or    " + lftp + url
-}
-
-// raiseFDLimit lifts the soft limit on open files to the hard limit: each
-// session needs a descriptor, and one more per data connection.
-func raiseFDLimit() {
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
-		slog.Warn("ftpd: reading the open files limit", "err", err)
-		return
-	}
-	if rl.Cur < rl.Max {
-		rl.Cur = rl.Max
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
-			slog.Warn("ftpd: raising the open files limit", "err", err)
-		}
-	}
 }
