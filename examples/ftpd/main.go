@@ -17,7 +17,7 @@
 //
 //	go run ./examples/ftpd -tls-cert cert.pem -tls-key key.pem -require-tls
 //	go run ./examples/ftpd -tls-self-signed
-//	curl --ssl-reqd --cacert /tmp/ftpd-123-ca.pem ftp://127.0.0.1:2121/ # the path printed
+//	curl --ssl-reqd --cacert /tmp/reactor-tls-123/ca.pem ftp://127.0.0.1:2121/ # the path printed
 package main
 
 import (
@@ -40,10 +40,10 @@ import (
 	"time"
 
 	"github.com/reactorkit/reactor/examples/internal/fdlimit"
+	"github.com/reactorkit/reactor/examples/internal/tlsflags"
 	"github.com/reactorkit/reactor/loop"
 	"github.com/reactorkit/reactor/poller"
 	"github.com/reactorkit/reactor/protocols/ftp"
-	"github.com/reactorkit/reactor/tlscert"
 )
 
 func main() {
@@ -140,11 +140,10 @@ func serverOptions(o options) ([]ftp.Option, error) {
 		}
 		opts = append(opts, ftp.WithPublicIP(ip))
 	}
+	// tlsflags refuses -tls-self-signed with -tls-cert.
 	switch {
 	case (o.tlsCert == "") != (o.tlsKey == ""):
 		return nil, errors.New("-tls-cert and -tls-key go together")
-	case o.tlsCert != "" && o.tlsSelfSigned:
-		return nil, errors.New("-tls-self-signed and -tls-cert exclude each other")
 	case (o.requireTLS || o.tlsReuse) && o.tlsCert == "" && !o.tlsSelfSigned:
 		return nil, errors.New("-require-tls and -require-tls-reuse need -tls-cert or -tls-self-signed")
 	}
@@ -157,58 +156,49 @@ func serverOptions(o options) ([]ftp.Option, error) {
 	return opts, nil
 }
 
-// tlsSetup is the FTPS configuration the flags ask for: nil without FTPS;
-// caFile is the file a self-signed certificate was written to ("" for
-// -tls-cert), which the caller removes at exit.
+// tlsSetup is the FTPS configuration the flags ask for (nil without FTPS)
+// and the SHA-256 fingerprint of its certificate; caFile is the file a
+// self-signed certificate was written to ("" for -tls-cert), which the
+// caller removes with removeCA at exit.
 func tlsSetup(o options) (cfg *tls.Config, caFile, fingerprint string, err error) {
-	var cert tls.Certificate
-	switch {
-	case o.tlsCert != "":
-		if cert, err = tls.LoadX509KeyPair(o.tlsCert, o.tlsKey); err != nil {
-			return nil, "", "", fmt.Errorf("-tls-cert/-tls-key: %w", err)
-		}
-	case o.tlsSelfSigned:
-		c, err := tlscert.SelfSigned(selfSignedHosts(o), 365*24*time.Hour)
-		if err != nil {
-			return nil, "", "", err
-		}
-		f, err := os.CreateTemp("", "ftpd-*-ca.pem")
-		if err != nil {
-			return nil, "", "", fmt.Errorf("a file for the certificate: %w", err)
-		}
-		_, err = f.Write(c.CertPEM)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			os.Remove(f.Name())
-			return nil, "", "", fmt.Errorf("writing the certificate for clients: %w", err)
-		}
-		caFile, cert = f.Name(), c.TLS
-	default:
-		return nil, "", "", nil
+	f := tlsflags.Flags{CertFile: o.tlsCert, KeyFile: o.tlsKey, SelfSigned: o.tlsSelfSigned}
+	cfg, caFile, err = f.Config(selfSignedHosts(o)...)
+	if err != nil || cfg == nil {
+		return nil, "", "", err
 	}
-	if len(cert.Certificate) > 0 {
-		sum := sha256.Sum256(cert.Certificate[0])
-		hex := fmt.Sprintf("% X", sum[:])
-		fingerprint = strings.ReplaceAll(hex, " ", ":")
+	if len(cfg.Certificates) > 0 && len(cfg.Certificates[0].Certificate) > 0 {
+		sum := sha256.Sum256(cfg.Certificates[0].Certificate[0])
+		fingerprint = strings.ReplaceAll(fmt.Sprintf("% X", sum[:]), " ", ":")
 	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, caFile, fingerprint, nil
+	return cfg, caFile, fingerprint, nil
 }
 
-// selfSignedHosts are the names a self-signed certificate is made for: the
-// listening host (or the loopback names when it listens everywhere), and
-// the public IP.
+// removeCA deletes the self-signed certificate's file and the folder
+// tlsflags made for it (os.Remove leaves a folder alone unless it is
+// empty).
+func removeCA(caFile string) {
+	if err := errors.Join(os.Remove(caFile), os.Remove(filepath.Dir(caFile))); err != nil {
+		slog.Warn("ftpd: removing the self-signed certificate's file", "err", err)
+	}
+}
+
+// selfSignedHosts are the names a self-signed certificate is made for,
+// besides the loopback names tlsflags always adds (localhost, 127.0.0.1,
+// ::1): the listening host, unless it listens everywhere, and the public
+// IP.
 func selfSignedHosts(o options) []string {
 	host, _, err := net.SplitHostPort(o.addr)
 	if err != nil {
 		host = o.addr
 	}
 	var hosts []string
-	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
-		hosts = append(hosts, host)
+	switch host {
+	case "", "localhost", "127.0.0.1", "::1":
+	default:
+		if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {
+			hosts = append(hosts, host)
+		}
 	}
-	hosts = append(hosts, "127.0.0.1", "::1", "localhost")
 	if o.publicIP != "" {
 		hosts = append(hosts, o.publicIP)
 	}
@@ -239,7 +229,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready chan<- net.
 		return err
 	}
 	if caFile != "" {
-		defer os.Remove(caFile)
+		defer removeCA(caFile)
 	}
 	if tlsCfg != nil {
 		opts = append(opts, ftp.WithTLS(tlsCfg))

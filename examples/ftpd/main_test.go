@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -155,6 +159,26 @@ func TestBadFlags(t *testing.T) {
 	}
 }
 
+// fingerprint is the SHA-256 of the PEM certificate in path, as ftpd
+// prints it: hex bytes in upper case joined by colons.
+func fingerprint(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		t.Fatalf("no PEM in %s", path)
+	}
+	sum := sha256.Sum256(blk.Bytes)
+	hex := make([]string, len(sum))
+	for i, c := range sum {
+		hex[i] = fmt.Sprintf("%02X", c)
+	}
+	return strings.Join(hex, ":")
+}
+
 // trustFile is a client TLS configuration trusting the PEM certificate in
 // path.
 func trustFile(t *testing.T, path string) *tls.Config {
@@ -171,16 +195,21 @@ func trustFile(t *testing.T, path string) *tls.Config {
 }
 
 // TestTLSSelfSigned: -tls-self-signed makes a certificate, writes it where
-// the printed command finds it, and -require-tls refuses plaintext logins;
-// a client trusting that file lists and downloads over TLS. The file goes
-// away with the server.
+// the printed command finds it, prints its fingerprint, and -require-tls
+// refuses plaintext logins; a client trusting that file lists and
+// downloads over TLS. The file and its folder go away with the server.
 func TestTLSSelfSigned(t *testing.T) {
 	root := t.TempDir()
 	os.WriteFile(filepath.Join(root, "hello.txt"), []byte("hello\n"), 0o644)
 	var caFile string
 	t.Cleanup(func() { // runs after the server's cleanup (registered later) stopped it
-		if _, err := os.Stat(caFile); caFile != "" && err == nil {
-			t.Errorf("%s left behind", caFile)
+		if caFile == "" {
+			return
+		}
+		for _, p := range []string{caFile, filepath.Dir(caFile)} {
+			if _, err := os.Stat(p); err == nil {
+				t.Errorf("%s left behind", p)
+			}
 		}
 	})
 	addr, out := start(t, "-root", root, "-tls-self-signed", "-require-tls")
@@ -191,6 +220,9 @@ func TestTLSSelfSigned(t *testing.T) {
 		t.Fatalf("output %q", text)
 	}
 	caFile = strings.TrimSpace(strings.SplitN(text[i+len(mark):], "\n", 2)[0])
+	if want := fingerprint(t, caFile); !strings.Contains(text, "certificate SHA-256 "+want+"\n") {
+		t.Errorf("output %q lacks the fingerprint %s", text, want)
+	}
 
 	plain, err := jftp.Dial(addr.String(), jftp.DialWithTimeout(10*time.Second))
 	if err != nil {
@@ -248,5 +280,27 @@ func TestTLSCertFiles(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(root, "up.txt")); string(b) != "data" {
 		t.Fatalf("%q", b)
+	}
+}
+
+// TestTLSSelfSignedHosts: the names the self-signed certificate is made for
+// besides the loopback ones.
+func TestTLSSelfSignedHosts(t *testing.T) {
+	for _, tc := range []struct {
+		addr, publicIP string
+		want           []string
+	}{
+		{"127.0.0.1:2121", "", nil},
+		{"localhost:2121", "", nil},
+		{"[::1]:2121", "", nil},
+		{":2121", "", nil},
+		{"0.0.0.0:2121", "203.0.113.5", []string{"203.0.113.5"}},
+		{"192.0.2.1:21", "203.0.113.5", []string{"192.0.2.1", "203.0.113.5"}},
+		{"ftp.example:21", "", []string{"ftp.example"}},
+	} {
+		got := selfSignedHosts(options{addr: tc.addr, publicIP: tc.publicIP})
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s, %q: %q, want %q", tc.addr, tc.publicIP, got, tc.want)
+		}
 	}
 }
