@@ -531,6 +531,31 @@ func TestTLSFTPSJlaffaye(t *testing.T) {
 	}
 }
 
+// curlSetup starts an FTPS server with opts that serves big.bin, a file of
+// several MiB, and returns it, that file's bytes, and curlPaths with src
+// holding them for uploads.
+func curlSetup(t *testing.T, opts ...ftp.Option) (ts *tlsServer, big []byte, p curlPaths) {
+	t.Helper()
+	ts = startTLSServer(t, serverConfig{opts: opts})
+	big = pattern(3<<20+5, 31)
+	ts.write(t, "big.bin", big)
+	p.tmp = t.TempDir()
+	p.out = filepath.Join(p.tmp, "out")
+	p.src = filepath.Join(p.tmp, "src")
+	if err := os.WriteFile(p.src, big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.base = "ftp://" + ts.addr + "/"
+	p.auth = "ftp://" + testUser + ":" + testPass + "@" + ts.addr + "/"
+	return ts, big, p
+}
+
+// curlPaths are the files and URLs of a curl test (see curlSetup).
+type curlPaths struct {
+	tmp, out, src string // curl's folder, its download, its upload's source
+	base, auth    string // the root's URL, anonymous and as testUser
+}
+
 // TestTLSFTPSCurl: curl --ssl-reqd --cacert lists, downloads and uploads
 // in both passive modes (EPSV and PASV) on a server that requires TLS and
 // session reuse; --ftp-ssl-control keeps data in the clear. Active mode
@@ -538,15 +563,8 @@ func TestTLSFTPSJlaffaye(t *testing.T) {
 func TestTLSFTPSCurl(t *testing.T) {
 	curl := testtool.Path(t, "curl", "curl")
 	t.Parallel()
-	ts := startTLSServer(t, serverConfig{opts: []ftp.Option{ftp.WithRequireTLSReuse(true)}})
-	big := pattern(3<<20+5, 31)
-	ts.write(t, "big.bin", big)
-	tmp := t.TempDir()
-	out := filepath.Join(tmp, "out")
-	src := filepath.Join(tmp, "src")
-	os.WriteFile(src, big, 0o644)
-	base := "ftp://" + ts.addr + "/"
-	auth := "ftp://" + testUser + ":" + testPass + "@" + ts.addr + "/"
+	ts, big, p := curlSetup(t, ftp.WithRequireTLSReuse(true))
+	tmp, out, src, base, auth := p.tmp, p.out, p.src, p.base, p.auth
 	tlsArgs := []string{"-sS", "--fail", "--ssl-reqd", "--cacert", ts.caFile}
 	for _, mode := range [][]string{nil, {"--disable-epsv"}} {
 		os.Remove(out)
@@ -623,15 +641,8 @@ func curlVersion(t *testing.T, path string) (major, minor int) {
 func TestTLSFTPSCurlActive(t *testing.T) {
 	curl := testtool.Path(t, "curl", "curl")
 	t.Parallel()
-	ts := startTLSServer(t, serverConfig{opts: []ftp.Option{ftp.WithTLSHandshakeTimeout(2 * time.Second)}})
-	big := pattern(3<<20+7, 33)
-	ts.write(t, "big.bin", big)
-	tmp := t.TempDir()
-	out := filepath.Join(tmp, "out")
-	src := filepath.Join(tmp, "src")
-	os.WriteFile(src, big, 0o644)
-	base := "ftp://" + ts.addr + "/"
-	auth := "ftp://" + testUser + ":" + testPass + "@" + ts.addr + "/"
+	ts, big, p := curlSetup(t, ftp.WithTLSHandshakeTimeout(2*time.Second))
+	tmp, out, src, base, auth := p.tmp, p.out, p.src, p.base, p.auth
 	args := []string{"-sS", "--fail", "--ssl-reqd", "--cacert", ts.caFile, "-P", "127.0.0.1"}
 
 	if major, minor := curlVersion(t, curl); major == 7 && minor >= 87 {
