@@ -69,6 +69,31 @@ func (c *client) authTLS(cfg *tls.Config) {
 	c.r = bufio.NewReader(tc)
 }
 
+// private logs testUser in over TLS with cfg, with PROT P for the data
+// connections.
+func (ts *tlsServer) private(t testing.TB, cfg *tls.Config) *client {
+	t.Helper()
+	c := dialClient(t, ts.addr)
+	c.authTLS(cfg)
+	c.login(testUser, testPass)
+	c.expect("PBSZ 0", 200)
+	c.expect("PROT P", 200)
+	return c
+}
+
+// privateRetr starts RETR name for a private session, over a passive TLS
+// data connection, which it returns.
+func (ts *tlsServer) privateRetr(t testing.TB, name string) (*client, *tls.Conn) {
+	t.Helper()
+	cfg := ts.clientTLS(nil)
+	c := ts.private(t, cfg)
+	d := tls.Client(c.epsv(), cfg)
+	t.Cleanup(func() { d.Close() })
+	c.expectStart("RETR " + name)
+	d.SetDeadline(time.Now().Add(opTimeout))
+	return c, d
+}
+
 // expectStart sends a transfer command and fails unless it starts (150,
 // or 125 when the data connection is already open).
 func (c *client) expectStart(cmd string) {
@@ -275,11 +300,7 @@ func TestTLSFTPSPlaintextDataRefused(t *testing.T) {
 	ts := startTLSServer(t, serverConfig{opts: []ftp.Option{ftp.WithTLSHandshakeTimeout(time.Second)}})
 	ts.write(t, "f", []byte("secret"))
 	cfg := ts.clientTLS(nil)
-	c := dialClient(t, ts.addr)
-	c.authTLS(cfg)
-	c.login(testUser, testPass)
-	c.expect("PBSZ 0", 200)
-	c.expect("PROT P", 200)
+	c := ts.private(t, cfg)
 
 	d := c.epsv()
 	c.expectStart("RETR f")
@@ -346,16 +367,8 @@ func TestTLSFTPSRequireReuse(t *testing.T) {
 	ts := startTLSServer(t, serverConfig{opts: []ftp.Option{ftp.WithRequireTLSReuse(true)}})
 	ts.write(t, "f", []byte("data"))
 
-	login := func(cfg *tls.Config) *client {
-		c := dialClient(t, ts.addr)
-		c.authTLS(cfg)
-		c.login(testUser, testPass)
-		c.expect("PBSZ 0", 200)
-		c.expect("PROT P", 200)
-		return c
-	}
 	// No session cache: no reuse.
-	c := login(ts.clientTLS(nil))
+	c := ts.private(t, ts.clientTLS(nil))
 	if _, code, text := c.retrieveTLS(ts.clientTLS(nil), "RETR f"); code != 522 {
 		t.Fatalf("without reuse: %d %s, want 522", code, text)
 	}
@@ -370,7 +383,7 @@ func TestTLSFTPSRequireReuse(t *testing.T) {
 	// The control connection's session, resumed.
 	cache := tls.NewLRUClientSessionCache(4)
 	cfg := ts.clientTLS(cache)
-	c = login(cfg)
+	c = ts.private(t, cfg)
 	for range 3 {
 		if got, code, text := c.retrieveTLS(cfg, "RETR f"); code != 226 || string(got) != "data" {
 			t.Fatalf("with reuse: %d %s %q", code, text, got)
@@ -385,7 +398,7 @@ func TestTLSFTPSRequireReuse(t *testing.T) {
 	// A second session replaces the client's cached ticket with its own;
 	// the first session's data connection then offers a ticket of another
 	// control connection, which the server does not resume.
-	other := login(cfg)
+	other := ts.private(t, cfg)
 	other.expect("NOOP", 200) // its ticket has arrived
 	if _, code, text := c.retrieveTLS(cfg, "RETR f"); code != 522 {
 		t.Fatalf("another session's ticket: %d %s, want 522", code, text)
@@ -423,11 +436,7 @@ func testHandshakeStall(t *testing.T, sc serverConfig) {
 	start := time.Now()
 
 	cfg := ts.clientTLS(nil)
-	c := dialClient(t, ts.addr)
-	c.authTLS(cfg)
-	c.login(testUser, testPass)
-	c.expect("PBSZ 0", 200)
-	c.expect("PROT P", 200)
+	c := ts.private(t, cfg)
 	if got, code, _ := c.retrieveTLS(cfg, "RETR f"); code != 226 || string(got) != "data" {
 		t.Fatalf("RETR: %d %q", code, got)
 	}
@@ -454,16 +463,7 @@ func TestTLSFTPSShutdownDuringRETR(t *testing.T) {
 	ts := startTLSServer(t, serverConfig{loops: 1})
 	big := pattern(16<<20, 8)
 	ts.write(t, "big", big)
-	cfg := ts.clientTLS(nil)
-	c := dialClient(t, ts.addr)
-	c.authTLS(cfg)
-	c.login(testUser, testPass)
-	c.expect("PBSZ 0", 200)
-	c.expect("PROT P", 200)
-	d := tls.Client(c.epsv(), cfg)
-	defer d.Close()
-	c.expectStart("RETR big")
-	d.SetDeadline(time.Now().Add(opTimeout))
+	c, d := ts.privateRetr(t, "big")
 	head := make([]byte, 256<<10)
 	if _, err := io.ReadFull(d, head); err != nil {
 		t.Fatal(err)
@@ -812,16 +812,7 @@ func TestTLSFTPSBoundedQueue(t *testing.T) {
 	ts := startTLSServer(t, serverConfig{loops: 1})
 	big := pattern(48<<20, 9)
 	ts.write(t, "big", big)
-	cfg := ts.clientTLS(nil)
-	c := dialClient(t, ts.addr)
-	c.authTLS(cfg)
-	c.login(testUser, testPass)
-	c.expect("PBSZ 0", 200)
-	c.expect("PROT P", 200)
-	d := tls.Client(c.epsv(), cfg)
-	defer d.Close()
-	c.expectStart("RETR big")
-	d.SetDeadline(time.Now().Add(opTimeout))
+	c, d := ts.privateRetr(t, "big")
 	head := make([]byte, 1)
 	if _, err := io.ReadFull(d, head); err != nil {
 		t.Fatal(err)
