@@ -94,14 +94,8 @@ func TestServesFolderReadOnly(t *testing.T) {
 	if err := c.Login("anonymous", "anonymous"); err != nil {
 		t.Fatal(err)
 	}
-	r, err := c.Retr("hello.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(r)
-	r.Close()
-	if string(b) != "hello\n" {
-		t.Fatalf("%q", b)
+	if got := retrieve(t, c, "hello.txt"); got != "hello\n" {
+		t.Fatalf("hello.txt: %q", got)
 	}
 	if err := c.Stor("x", strings.NewReader("x")); err == nil {
 		t.Fatal("anonymous upload succeeded")
@@ -126,12 +120,7 @@ func TestUserAndFlags(t *testing.T) {
 	if err := c.Login("alice", "pw"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Stor("up.txt", strings.NewReader("data")); err != nil {
-		t.Fatal(err)
-	}
-	if b, _ := os.ReadFile(filepath.Join(root, "up.txt")); string(b) != "data" {
-		t.Fatalf("%q", b)
-	}
+	store(t, c, root, "up.txt", "data")
 }
 
 func TestBadFlags(t *testing.T) {
@@ -177,6 +166,32 @@ func fingerprint(t *testing.T, path string) string {
 		hex[i] = fmt.Sprintf("%02X", c)
 	}
 	return strings.Join(hex, ":")
+}
+
+// retrieve downloads name with c.
+func retrieve(t *testing.T, c *jftp.ServerConn, name string) string {
+	t.Helper()
+	r, err := c.Retr(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// store uploads data as name with c and checks it arrived under root.
+func store(t *testing.T, c *jftp.ServerConn, root, name, data string) {
+	t.Helper()
+	if err := c.Stor(name, strings.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, name)); string(b) != data {
+		t.Fatalf("%s: %q, want %q", name, b, data)
+	}
 }
 
 // trustFile is a client TLS configuration trusting the PEM certificate in
@@ -241,14 +256,8 @@ func TestTLSSelfSigned(t *testing.T) {
 	if err := c.Login("anonymous", "x"); err != nil {
 		t.Fatal(err)
 	}
-	r, err := c.Retr("hello.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(r)
-	r.Close()
-	if string(b) != "hello\n" {
-		t.Fatalf("%q", b)
+	if got := retrieve(t, c, "hello.txt"); got != "hello\n" {
+		t.Fatalf("hello.txt: %q", got)
 	}
 }
 
@@ -275,12 +284,7 @@ func TestTLSCertFiles(t *testing.T) {
 	if err := c.Login("alice", "pw"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Stor("up.txt", strings.NewReader("data")); err != nil {
-		t.Fatal(err)
-	}
-	if b, _ := os.ReadFile(filepath.Join(root, "up.txt")); string(b) != "data" {
-		t.Fatalf("%q", b)
-	}
+	store(t, c, root, "up.txt", "data")
 }
 
 // TestTLSSelfSignedHosts: the names the self-signed certificate is made for
