@@ -11,10 +11,6 @@ import (
 	"time"
 )
 
-// errUnavailable marks a server this machine cannot build (no C compiler,
-// no reference source): it is reported n/a, not as a failure.
-var errUnavailable = errors.New("unavailable")
-
 // builds holds the server binaries, built into a temporary directory.
 type builds struct {
 	dir   string            // the temporary directory; removed by cleanup

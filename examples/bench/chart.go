@@ -13,7 +13,7 @@ import (
 // chartWorkloads are the workloads the chart compares, one bar each per
 // server: the server CPU time per echoed message relative to the native
 // reactor's in the same run.
-var chartWorkloads = [...]string{"pingpong", "pipelined", "stream"}
+func chartWorkloads() []string { return []string{"pingpong", "pipelined", "stream"} }
 
 // chart draws every server's median server CPU per message under the echo
 // workloads, relative to the native reactor's (1.0), grouped by server, to
@@ -25,7 +25,7 @@ func (r *report) chart(path string) error {
 	var names, servers, off []string
 	for _, s := range r.Servers {
 		drawn, high := false, 0.0
-		for _, w := range chartWorkloads {
+		for _, w := range chartWorkloads() {
 			if sum := r.find(s.Name, w); sum != nil && sum.Status == statusOK && sum.CPURatio > 0 {
 				drawn, high = true, max(high, sum.CPURatio)
 			}
@@ -53,7 +53,7 @@ func (r *report) chart(path string) error {
 	}
 	width := vg.Points(14)
 	drawn := 0
-	for _, w := range chartWorkloads {
+	for _, w := range chartWorkloads() {
 		vals := make(plotter.Values, len(servers))
 		any := false
 		for i, s := range servers {

@@ -29,9 +29,6 @@ const (
 	phaseStop
 )
 
-// errMismatch marks a wrong answer from the server: the run fails.
-var errMismatch = errors.New("wrong answer")
-
 // loopStats is what one event loop of the generator counted. Loop goroutine
 // only until the generator's server has shut down.
 type loopStats struct {
@@ -46,7 +43,10 @@ type loadRun struct {
 	dir  string // the FTP server's directory, for the PWD reply
 	ctx  context.Context
 
-	replies [4]string // session: the answers expected, in order
+	// The session's script: each reply expected, and the command sent once
+	// it has arrived. After QUIT's reply the server closes.
+	replies  [4]string
+	commands [3]string
 
 	phase    atomic.Int32  // phaseWarmup, phaseMeasure or phaseStop
 	ids      atomic.Int64  // numbers connections for error messages
@@ -67,6 +67,7 @@ func newLoadRun(ctx context.Context, w workload, addr, dir string, loops int) *l
 	return &loadRun{
 		w: w, addr: addr, dir: dir, ctx: ctx,
 		replies:  [4]string{handler.Greeting, handler.ReplyUser, handler.ReplyPWD(dir), handler.ReplyQuit},
+		commands: [3]string{"USER anonymous\r\n", "PWD\r\n", "QUIT\r\n"},
 		finished: make(chan struct{}),
 		stats:    make([]loopStats, loops),
 	}
@@ -379,10 +380,6 @@ func (s *slot) churnData(c *conn.Conn, in []byte) {
 	}
 }
 
-// The session's script: each reply expected, and the command sent once it
-// has arrived. After QUIT's reply the server closes.
-var sessionCommands = [...]string{"USER anonymous\r\n", "PWD\r\n", "QUIT\r\n"}
-
 func (s *slot) sessionData(c *conn.Conn, in []byte) {
 	replies := &s.r.replies
 	for len(in) > 0 {
@@ -400,8 +397,8 @@ func (s *slot) sessionData(c *conn.Conn, in []byte) {
 		}
 		in, s.got = in[n:], s.got+n
 		if s.got == len(replies[s.step]) {
-			if s.step < len(sessionCommands) {
-				c.Write([]byte(sessionCommands[s.step]))
+			if s.step < len(s.r.commands) {
+				c.Write([]byte(s.r.commands[s.step]))
 			}
 			s.step, s.got = s.step+1, 0
 		}

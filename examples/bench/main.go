@@ -63,9 +63,6 @@ type config struct {
 	from        string        // re-render the report of this JSON file instead of measuring
 }
 
-// errUsage reports bad flags.
-var errUsage = errors.New("bench: usage")
-
 // extraFlag collects repeated -extra flags.
 type extraFlag []*serverSpec
 

@@ -397,7 +397,7 @@ func mib(v int64) string {
 }
 
 func bytesStr(v float64) string {
-	if v >= 10<<10 {
+	if v >= 4<<10 {
 		return fmt.Sprintf("%.1f KiB", v/1024)
 	}
 	return fmt.Sprintf("%.0f B", v)

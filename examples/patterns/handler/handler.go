@@ -18,7 +18,6 @@ package handler
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -37,12 +36,6 @@ const (
 
 // MaxLine is the longest FTP command line accepted, terminator included.
 const MaxLine = 4096
-
-// ErrLineTooLong reports an FTP command line longer than MaxLine.
-var ErrLineTooLong = errors.New("handler: command line too long")
-
-// ErrUnknownProto reports a protocol name that is neither echo nor ftp.
-var ErrUnknownProto = errors.New("handler: unknown protocol")
 
 // The fixed FTP replies, CRLF included. The bench harness checks answers
 // against these byte for byte.
