@@ -206,8 +206,9 @@ type Upgrade struct {
 	// Timeout bounds the handshake (ErrHandshakeTimeout); 0 means the
 	// connection's configured handshake timeout.
 	Timeout time.Duration
-	// Done, if set, runs on the loop once the handshake has finished (err
-	// nil) or failed (the connection is then closing with err).
+	// Done, if set, runs once on the loop: when the handshake has finished
+	// (c set, err nil) or failed (c nil, err the cause; the connection is
+	// closing).
 	Done func(c *Conn, err error)
 }
 
@@ -288,9 +289,9 @@ func (c *Conn) handshakeDone(err error) {
 		c.flags |= flagOpened
 		c.call(callOpen)
 	}
-	if l.ready != nil {
-		l.ready(c, nil)
-		l.ready = nil
+	if ready := l.ready; ready != nil {
+		l.ready = nil // before the call: a Done that closes c must not be told twice
+		ready(c, nil)
 	}
 	if c.flags&(flagClosing|flagClosed) != 0 {
 		return

@@ -76,6 +76,9 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	if caFile != "" {
+		defer tlsflags.RemoveCA(caFile)
+	}
 
 	maxMem, err := parseBytes(*maxMemory)
 	if err != nil {

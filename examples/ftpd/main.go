@@ -22,7 +22,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -166,18 +165,12 @@ func tlsSetup(o options) (cfg *tls.Config, caFile, fingerprint string, err error
 	if err != nil || cfg == nil {
 		return nil, "", "", err
 	}
-	if len(cfg.Certificates) > 0 && len(cfg.Certificates[0].Certificate) > 0 {
-		sum := sha256.Sum256(cfg.Certificates[0].Certificate[0])
-		fingerprint = strings.ReplaceAll(fmt.Sprintf("% X", sum[:]), " ", ":")
-	}
-	return cfg, caFile, fingerprint, nil
+	return cfg, caFile, tlsflags.Fingerprint(cfg), nil
 }
 
-// removeCA deletes the self-signed certificate's file and the folder
-// tlsflags made for it (os.Remove leaves a folder alone unless it is
-// empty).
+// removeCA deletes the self-signed certificate's file and its folder.
 func removeCA(caFile string) {
-	if err := errors.Join(os.Remove(caFile), os.Remove(filepath.Dir(caFile))); err != nil {
+	if err := tlsflags.RemoveCA(caFile); err != nil {
 		slog.Warn("ftpd: removing the self-signed certificate's file", "err", err)
 	}
 }

@@ -29,6 +29,7 @@ func TestConfig(t *testing.T) {
 		{name: "self-signed", f: Flags{SelfSigned: true}, wantCfg: true, wantCA: true},
 		{name: "both", f: Flags{SelfSigned: true, CertFile: certFile}, wantErr: true},
 		{name: "missing key", f: Flags{CertFile: certFile, KeyFile: filepath.Join(dir, "nope")}, wantErr: true},
+		{name: "cert without key", f: Flags{CertFile: certFile}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -36,8 +37,18 @@ func TestConfig(t *testing.T) {
 			if (err != nil) != tt.wantErr || (cfg != nil) != tt.wantCfg || (ca != "") != tt.wantCA {
 				t.Fatalf("cfg=%v ca=%q err=%v", cfg != nil, ca, err)
 			}
+			if cfg != nil && len(Fingerprint(cfg)) != 32*3-1 {
+				t.Errorf("fingerprint %q", Fingerprint(cfg))
+			}
 			if ca != "" {
-				defer os.RemoveAll(filepath.Dir(ca))
+				defer func() {
+					if err := RemoveCA(ca); err != nil {
+						t.Error(err)
+					}
+					if _, err := os.Stat(filepath.Dir(ca)); !os.IsNotExist(err) {
+						t.Errorf("RemoveCA left %s", filepath.Dir(ca))
+					}
+				}()
 				b, _ := os.ReadFile(ca)
 				blk, _ := pem.Decode(b)
 				c, err := x509.ParseCertificate(blk.Bytes)
