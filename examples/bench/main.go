@@ -36,6 +36,9 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/reactorkit/reactor/examples/internal/fdlimit"
 )
 
 // config is everything the flags set.
@@ -99,7 +102,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.cref, "cref", "../shared/reference/cepoll_echo.c", "the C epoll echo reference source (relative to the module root)")
 	fs.StringVar(&cfg.jsonPath, "json", "", "write every measurement and the summary as JSON to this file ('-' for stdout instead of the table)")
 	fs.StringVar(&cfg.chartPath, "chart", "", "write the CPU-per-message chart here, .png or .svg (default bench.png; none with -quick)")
-	fs.BoolVar(&cfg.progress, "progress", true, "show a progress bar on stderr")
+	fs.BoolVar(&cfg.progress, "progress", term.IsTerminal(int(os.Stderr.Fd())), "show a progress bar on stderr (default when it is a terminal; otherwise one line per measurement)")
 	fs.StringVar(&cfg.from, "from", "", "measure nothing: print the table and draw the chart (-chart) of a -json results file")
 	if err := fs.Parse(args); err != nil {
 		return cfg, fmt.Errorf("%w: %w", errUsage, err)
@@ -166,6 +169,10 @@ func main() {
 		os.Exit(2)
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	// The generator holds every connection of the idle workload.
+	if _, _, err := fdlimit.Raise(); err != nil {
+		slog.Warn("bench: raising the open-files limit", "err", err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	code := 0
@@ -244,6 +251,8 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error) 
 				results = append(results, res)
 				if bar != nil {
 					bar.Add(1)
+				} else if res.Status != statusNA {
+					fmt.Fprintf(stderr, "bench: [%d/%d] round %d %s %s: %s\n", len(results), total, round+1, w.Name, s.Name, res.Status)
 				}
 			}
 		}

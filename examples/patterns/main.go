@@ -29,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/reactorkit/reactor/examples/internal/fdlimit"
 	"github.com/reactorkit/reactor/examples/patterns/handler"
 )
 
@@ -119,6 +120,9 @@ func main() {
 		}
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
+	}
+	if _, _, err := fdlimit.Raise(); err != nil {
+		slog.Warn("patterns: raising the open-files limit", "err", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

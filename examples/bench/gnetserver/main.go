@@ -17,6 +17,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/reactorkit/reactor/examples/internal/fdlimit"
 	"github.com/reactorkit/reactor/examples/patterns/handler"
 )
 
@@ -65,6 +66,9 @@ func main() {
 			fmt.Fprintln(os.Stderr, "gnetserver:", err)
 			os.Exit(1)
 		}
+	}
+	if _, _, err := fdlimit.Raise(); err != nil {
+		fmt.Fprintln(os.Stderr, "gnetserver: raising the open-files limit:", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
