@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/reactorkit/reactor/conn"
 	"github.com/reactorkit/reactor/loop"
 )
@@ -153,5 +155,43 @@ func TestDialLocalAddr(t *testing.T) {
 	onLoop(t, loop.Of(peer), func() { got = peer.RemoteAddr() })
 	if !got.(*net.TCPAddr).IP.Equal(local.IP) {
 		t.Fatalf("peer address %v, want %v", got, local.IP)
+	}
+}
+
+// TestAcceptedSocketOptions checks the listener's socket options reach every
+// accepted connection (set on the listener where accepted sockets inherit
+// them, on each connection elsewhere).
+func TestAcceptedSocketOptions(t *testing.T) {
+	tests := []struct {
+		name      string
+		opts      []loop.Option
+		noDelay   int
+		keepAlive int
+		keepIdle  int // seconds; 0: not checked
+	}{
+		{name: "defaults", noDelay: 1, keepAlive: 1, keepIdle: 15},
+		{name: "tuned", opts: []loop.Option{loop.WithNoDelay(false), loop.WithKeepAlive(42 * time.Second)}, noDelay: 0, keepAlive: 1, keepIdle: 42},
+		{name: "keep-alive off", opts: []loop.Option{loop.WithKeepAlive(0)}, noDelay: 1, keepAlive: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := make(chan [3]int, 1)
+			p := newRecorder()
+			p.onOpen = func(c *conn.Conn) {
+				var v [3]int
+				c.Control(func(fd uintptr) {
+					v[0], _ = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NODELAY)
+					v[1], _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_KEEPALIVE)
+					v[2], _ = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_KEEPIDLE)
+				})
+				got <- v
+			}
+			_, addr := serve(t, p, tt.opts...)
+			dial(t, addr)
+			v := <-got
+			if v[0] != tt.noDelay || v[1] != tt.keepAlive || (tt.keepIdle != 0 && v[2] != tt.keepIdle) {
+				t.Fatalf("nodelay %d keepalive %d idle %d; want %d %d %d", v[0], v[1], v[2], tt.noDelay, tt.keepAlive, tt.keepIdle)
+			}
+		})
 	}
 }

@@ -261,7 +261,7 @@ func TestStallDetection(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The answer leaves inside OnData; the stall is logged once it returns.
-	wants := []string{"blocked its event loop", "loop_test.sleepy", "took=3", "still running"}
+	wants := []string{"blocked its event loop", "loop_test.sleepy", "took=", "still running"}
 	deadline := time.Now().Add(5 * time.Second)
 	for _, want := range wants {
 		for !strings.Contains(logs.String(), want) && time.Now().Before(deadline) {
@@ -272,7 +272,8 @@ func TestStallDetection(t *testing.T) {
 		}
 	}
 	st := s.Stats()
-	if st.Total.Stalls != 1 || st.Total.LongestCallback < 300*time.Millisecond {
+	// The watchdog first sees the stall within half a threshold of its start.
+	if st.Total.Stalls != 1 || st.Total.LongestCallback < 250*time.Millisecond {
 		t.Errorf("Stats: %d stalls, longest %v", st.Total.Stalls, st.Total.LongestCallback)
 	}
 	if st.Total.BytesIn != 2 || st.Total.BytesOut != 4 {

@@ -236,7 +236,7 @@ func (a *acceptor) close(drain bool) {
 
 // openConn makes a connection of fd on this loop and runs OnOpen.
 func (l *Loop) openConn(fd int, p Protocol, cfg *conn.Config, set *settings, isUnix bool) *conn.Conn {
-	if !isUnix {
+	if !isUnix && !sock.AcceptInherits {
 		applySocketOptions(l, fd, set)
 	}
 	l.connOpened(false)
@@ -256,6 +256,13 @@ func (l *Loop) openConn(fd int, p Protocol, cfg *conn.Config, set *settings, isU
 // applySocketOptions sets the options every new TCP connection gets. A
 // failure is logged, not fatal: the connection works without them.
 func applySocketOptions(l *Loop, fd int, set *settings) {
+	if err := socketOptions(fd, set); err != nil {
+		l.logger.Warn("reactor: setting socket options", "fd", fd, "err", err)
+	}
+}
+
+// socketOptions sets TCP_NODELAY, keep-alive and the buffer sizes on fd.
+func socketOptions(fd int, set *settings) error {
 	var errs []error
 	if set.noDelay {
 		errs = append(errs, sock.SetNoDelay(fd, true))
@@ -269,9 +276,7 @@ func applySocketOptions(l *Loop, fd int, set *settings) {
 	if set.sndBuf > 0 {
 		errs = append(errs, sock.SetWriteBuffer(fd, set.sndBuf))
 	}
-	if err := errors.Join(errs...); err != nil {
-		l.logger.Warn("reactor: setting socket options", "fd", fd, "err", err)
-	}
+	return errors.Join(errs...)
 }
 
 // listenSocket opens a listening socket with package net's address handling
@@ -297,6 +302,10 @@ func listenSocket(network, address string, set *settings) (fd int, addr net.Addr
 				}
 				if ctlErr == nil {
 					ctlErr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, boolInt(set.reuseAddr))
+				}
+				if ctlErr == nil && sock.AcceptInherits {
+					// Accepted sockets inherit these: set once, not per connection.
+					ctlErr = socketOptions(int(fd), set)
 				}
 			})
 			if ctlErr != nil {

@@ -66,10 +66,18 @@ type Loop struct {
 		accepted, dialed, closed atomic.Uint64
 		stalls                   atomic.Uint64
 		timers                   atomic.Int64 // timers armed
-		busy                     atomic.Int64 // nanoseconds spent working
-		longest                  atomic.Int64 // the longest unit of work, ns
-		busySince                atomic.Int64 // Now() when the running unit began; 0 when idle
+		busy                     atomic.Int64 // nanoseconds spent working, estimated from samples
+		longest                  atomic.Int64 // the longest unit of work seen, ns
+
+		// seq counts units of work begun and ended: odd while one runs.
+		// The watchdog reads it to find a unit that runs too long.
+		seq atomic.Uint64
+		// stallFrom is Now() when the watchdog first saw the running unit
+		// that it has reported as a stall, 0 when none; the loop logs and
+		// clears it when that unit ends.
+		stallFrom atomic.Int64
 	}
+	sampleTick uint32 // counts units of work, to time one in timingSample; loop goroutine only
 
 	// drained is closed by the loop goroutine once it is draining and has no
 	// connection left; drainedOnce guards the close (loop goroutine only).

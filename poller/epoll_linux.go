@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync/atomic"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -179,14 +181,35 @@ func (p *epoll) Close(fd int) error {
 
 // Run implements Poller.
 func (p *epoll) Run(h Handler) error {
+	// After a pass that handled events, poll once more without waiting
+	// before blocking: under load the next events are usually already
+	// there, and a loop that blocks in the kernel for longer than sysmon's
+	// tick hands its P to another thread and must take it back (futex
+	// wake-ups, context switches). An empty zero-timeout poll yields, then
+	// the loop blocks. gnet's Polling does the same.
+	poll := false
 	for {
-		n, err := unix.EpollWait(p.epfd, p.events[:], -1)
+		var n int
+		var err error
+		if poll {
+			n, err = epollPoll(p.epfd, p.events[:])
+		} else {
+			n, err = unix.EpollWait(p.epfd, p.events[:], -1)
+		}
 		if err != nil {
 			if err == unix.EINTR {
 				continue
 			}
 			return os.NewSyscallError("epoll_wait", err)
 		}
+		if n == 0 {
+			if poll {
+				runtime.Gosched()
+			}
+			poll = false
+			continue
+		}
+		poll = true
 		woken := false
 		for i := range n {
 			e := &p.events[i]
@@ -250,4 +273,14 @@ func wrapClose(name string, err error) error {
 		return os.NewSyscallError(name, err)
 	}
 	return nil
+}
+
+// epollPoll is epoll_wait with a zero timeout, which never waits: a raw
+// system call, without the runtime's bookkeeping for a blocking one.
+func epollPoll(epfd int, events []unix.EpollEvent) (int, error) {
+	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
 }

@@ -8,6 +8,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// AcceptInherits reports whether accepted sockets inherit their listening
+// socket's options. The BSDs copy most of them too, but not uniformly across
+// the systems and versions, so the options are set on each connection.
+const AcceptInherits = false
+
 // Accept accepts a connection as a non-blocking, close-on-exec descriptor.
 // macOS has no accept4, so the flags are set after the call; the window in
 // which a concurrent fork could inherit the fd is accepted, as Go's net does

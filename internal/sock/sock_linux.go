@@ -6,6 +6,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// AcceptInherits reports whether accepted sockets inherit TCP_NODELAY, the
+// keep-alive settings and the buffer sizes of their listening socket, so
+// they need not be set on each (Linux copies the listener's socket when it
+// creates the connection's).
+const AcceptInherits = true
+
 // Accept accepts a connection as a non-blocking, close-on-exec descriptor.
 func Accept(fd int) (int, unix.Sockaddr, error) {
 	for {
