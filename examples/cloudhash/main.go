@@ -30,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/reactorkit/reactor/examples/internal/debughttp"
 	"github.com/reactorkit/reactor/examples/internal/fdlimit"
 	"github.com/reactorkit/reactor/examples/internal/tlsflags"
 	"github.com/reactorkit/reactor/loop"
@@ -67,6 +68,7 @@ func serve(args []string) error {
 	password := fs.String("password", "", "password RESP clients must AUTH with")
 	loops := fs.Int("loops", 0, "event loops (0: one per CPU)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	debugAddr := fs.String("debug-addr", "", "serve stats (expvar) and pprof on this address")
 	var tf tlsflags.Flags
 	fs.StringVar(&tf.CertFile, "tls-cert", "", "serve RESP over TLS with this PEM certificate (with -tls-key)")
 	fs.StringVar(&tf.KeyFile, "tls-key", "", "the PEM private key of -tls-cert")
@@ -114,6 +116,12 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	stopDebug, err := debughttp.Serve(*debugAddr, s.Loops())
+	if err != nil {
+		s.Close()
+		return err
+	}
+	defer stopDebug()
 	slog.Info("cloudhash: serving",
 		"poller", poller.Backend,
 		"loops", len(s.Loops().Loops()),

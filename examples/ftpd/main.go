@@ -38,6 +38,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/reactorkit/reactor/examples/internal/debughttp"
 	"github.com/reactorkit/reactor/examples/internal/fdlimit"
 	"github.com/reactorkit/reactor/examples/internal/tlsflags"
 	"github.com/reactorkit/reactor/loop"
@@ -63,6 +64,8 @@ type options struct {
 
 	tlsCert, tlsKey                     string
 	tlsSelfSigned, requireTLS, tlsReuse bool
+
+	debugAddr string // serves stats (expvar) and pprof when set
 }
 
 // Shutdown: how long a stop waits for sessions, and how long of that a
@@ -91,6 +94,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of -tls-cert")
 	fs.BoolVar(&o.tlsSelfSigned, "tls-self-signed", false, "FTPS with a certificate made at start-up; its file for clients to trust is printed")
 	fs.BoolVar(&o.requireTLS, "require-tls", false, "refuse logins before AUTH TLS (530) and transfers without PROT P (522)")
+	fs.StringVar(&o.debugAddr, "debug-addr", "", "serve stats (expvar) and pprof on this address")
 	fs.BoolVar(&o.tlsReuse, "require-tls-reuse", false, "refuse TLS data connections that do not resume the control connection's session (522), as vsftpd's require_ssl_reuse")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -245,6 +249,12 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready chan<- net.
 		ls.Close()
 		return err
 	}
+	stopDebug, err := debughttp.Serve(o.debugAddr, ls)
+	if err != nil {
+		ls.Close()
+		return err
+	}
+	defer stopDebug()
 	addr := ln.Addr().(*net.TCPAddr)
 	fmt.Fprintf(stdout, "ftpd: serving %s on ftp://%s (poller %s, %d loops)\n", o.root, addr, poller.Backend, len(ls.Loops()))
 	if tlsCfg != nil {
