@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"time"
@@ -16,19 +17,24 @@ import (
 // event loops (one by default here) each own an epoll or kqueue poller and
 // every connection registered on it, and call the handler when bytes arrive.
 // Thousands of connections cost a few hundred bytes each; the price is that
-// no callback may block.
-func serveEvented(ctx context.Context, cfg config) error {
+// no callback may block. With tc the listener serves TLS (loop.WithTLS): each
+// handshake runs off the loop, and OnOpen runs after it.
+func serveEvented(ctx context.Context, cfg config, tc *tls.Config) error {
 	s, err := loop.NewServer(loop.WithLoops(cfg.loops), loop.WithIdleTimeout(cfg.idle))
 	if err != nil {
 		return fmt.Errorf("evented: %w", err)
 	}
-	ln, err := s.Listen("tcp", cfg.addr, &eventedProtocol{proto: cfg.proto, dir: cfg.dir})
+	var opts []loop.Option
+	if tc != nil {
+		opts = append(opts, loop.WithTLS(tc))
+	}
+	ln, err := s.Listen("tcp", cfg.addr, &eventedProtocol{proto: cfg.proto, dir: cfg.dir}, opts...)
 	if err != nil {
 		s.Close()
 		return fmt.Errorf("evented: %w", err)
 	}
 	slog.Info("listening", "pattern", "evented", "proto", cfg.proto, "addr", ln.Addr(),
-		"loops", len(s.Loops()), "poller", poller.Backend)
+		"loops", len(s.Loops()), "poller", poller.Backend, "tls", tc != nil)
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -13,12 +13,20 @@
 // differ only in how connections reach it. Usage:
 //
 //	go run ./examples/patterns -pattern goroutine -addr 127.0.0.1:2121 -proto ftp
+//	go run ./examples/patterns -pattern evented -proto echo -tls-cert cert.pem -tls-key key.pem
+//
+// With -tls-cert and -tls-key (or -tls-self-signed) the server speaks TLS:
+// the evented pattern with reactor's loop.WithTLS (crypto/tls on the loop),
+// the serial, goroutine and pool patterns with crypto/tls's tls.NewListener,
+// as a package net server does. The two process patterns hand raw sockets to
+// child processes and do not serve TLS.
 //
 // See README.md beside this file for each pattern's trade-offs and numbers.
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,22 +38,24 @@ import (
 	"time"
 
 	"github.com/reactorkit/reactor/examples/internal/fdlimit"
+	"github.com/reactorkit/reactor/examples/internal/tlsflags"
 	"github.com/reactorkit/reactor/examples/patterns/handler"
 )
 
 // config is everything the flags set.
 type config struct {
-	pattern  string        // which architecture serves
-	addr     string        // listen address
-	proto    handler.Proto // echo or ftp
-	dir      string        // the FTP session's starting directory
-	procs    int           // prefork: child processes
-	workers  int           // pool: goroutines
-	queue    int           // pool: connections waiting for a worker
-	maxProcs int           // process: most children alive at once
-	loops    int           // evented: event loops (0: one per CPU)
-	idle     time.Duration // evented: idle timeout (0: never)
-	child    string        // internal: "conn" or "prefork" when re-executed as a child
+	pattern  string         // which architecture serves
+	addr     string         // listen address
+	proto    handler.Proto  // echo or ftp
+	dir      string         // the FTP session's starting directory
+	procs    int            // prefork: child processes
+	workers  int            // pool: goroutines
+	queue    int            // pool: connections waiting for a worker
+	maxProcs int            // process: most children alive at once
+	loops    int            // evented: event loops (0: one per CPU)
+	idle     time.Duration  // evented: idle timeout (0: never)
+	child    string         // internal: "conn" or "prefork" when re-executed as a child
+	tls      tlsflags.Flags // -tls-cert, -tls-key, -tls-self-signed
 }
 
 // errUsage reports bad flags.
@@ -65,6 +75,9 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.loops, "loops", 0, "evented: event loops (0: one per CPU)")
 	fs.DurationVar(&cfg.idle, "idle-timeout", 5*time.Minute, "evented: close connections idle this long (0: never)")
 	fs.StringVar(&cfg.child, "child", "", "internal: run as a child process of the process or prefork pattern")
+	fs.StringVar(&cfg.tls.CertFile, "tls-cert", "", "serve TLS with this PEM certificate (needs -tls-key); evented, goroutine, pool and serial only")
+	fs.StringVar(&cfg.tls.KeyFile, "tls-key", "", "PEM private key of -tls-cert")
+	fs.BoolVar(&cfg.tls.SelfSigned, "tls-self-signed", false, "serve TLS with a certificate made at start-up (its file for clients to trust is logged)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, fmt.Errorf("%w: %w", errUsage, err)
 	}
@@ -86,7 +99,44 @@ func parseFlags(args []string) (config, error) {
 	if cfg.procs < 1 || cfg.workers < 1 || cfg.maxProcs < 1 || cfg.queue < 0 {
 		return cfg, fmt.Errorf("%w: -procs, -workers and -max-procs must be at least 1", errUsage)
 	}
+	if cfg.tlsOn() {
+		switch {
+		case cfg.tls.SelfSigned && (cfg.tls.CertFile != "" || cfg.tls.KeyFile != ""):
+			return cfg, fmt.Errorf("%w: -tls-self-signed and -tls-cert/-tls-key exclude each other", errUsage)
+		case !cfg.tls.SelfSigned && (cfg.tls.CertFile == "" || cfg.tls.KeyFile == ""):
+			return cfg, fmt.Errorf("%w: -tls-cert and -tls-key go together", errUsage)
+		case cfg.pattern == "process" || cfg.pattern == "prefork":
+			return cfg, fmt.Errorf("%w: -pattern %s hands raw sockets to child processes and serves no TLS", errUsage, cfg.pattern)
+		}
+	}
 	return cfg, nil
+}
+
+// tlsOn reports whether a TLS flag was given.
+func (cfg config) tlsOn() bool {
+	return cfg.tls.CertFile != "" || cfg.tls.KeyFile != "" || cfg.tls.SelfSigned
+}
+
+// tlsConfig loads the certificate the TLS flags name (nil without them).
+// A self-signed certificate's file for clients to trust is logged, and
+// removed by the returned function.
+func tlsConfig(cfg config) (*tls.Config, func(), error) {
+	if !cfg.tlsOn() || cfg.child != "" {
+		return nil, func() {}, nil
+	}
+	tc, caFile, err := cfg.tls.Config()
+	if err != nil {
+		return nil, nil, fmt.Errorf("tls: %w", err)
+	}
+	if caFile == "" {
+		return tc, func() {}, nil
+	}
+	slog.Info("self-signed certificate for clients to trust", "file", caFile)
+	return tc, func() {
+		if err := tlsflags.RemoveCA(caFile); err != nil {
+			slog.Warn("patterns: removing the self-signed certificate's file", "err", err)
+		}
+	}, nil
 }
 
 // serveFunc runs a pattern on ln until ctx is done.
@@ -144,14 +194,24 @@ func run(ctx context.Context, cfg config) error {
 	default:
 		return fmt.Errorf("%w: -child %q", errUsage, cfg.child)
 	}
+	tc, cleanup, err := tlsConfig(cfg)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	if cfg.pattern == "evented" {
-		return serveEvented(ctx, cfg)
+		return serveEvented(ctx, cfg, tc)
 	}
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	slog.Info("listening", "pattern", cfg.pattern, "proto", cfg.proto, "addr", ln.Addr())
+	if tc != nil {
+		// Go's own TLS server: each connection's handshake runs on its
+		// first Read, in the goroutine that serves it.
+		ln = tls.NewListener(ln, tc)
+	}
+	slog.Info("listening", "pattern", cfg.pattern, "proto", cfg.proto, "addr", ln.Addr(), "tls", tc != nil)
 	stopAccept := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stopAccept()
 	serve, _ := patternFunc(cfg.pattern)

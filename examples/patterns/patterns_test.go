@@ -3,10 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/reactorkit/reactor/examples/patterns/handler"
+	"github.com/reactorkit/reactor/tlscert"
 )
 
 // TestMain lets the test binary stand in for the patterns binary when the
@@ -36,12 +39,13 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// startPattern runs one pattern until the test ends and returns its address.
-func startPattern(t *testing.T, pattern string, proto handler.Proto, dir string) string {
+// startPattern runs one pattern until the test ends and returns its address;
+// extra flags (-tls-cert, say) follow the usual ones.
+func startPattern(t *testing.T, pattern string, proto handler.Proto, dir string, extra ...string) string {
 	t.Helper()
 	addr := freeAddr(t)
-	cfg, err := parseFlags([]string{"-pattern", pattern, "-addr", addr, "-proto", string(proto), "-dir", dir,
-		"-loops", "1", "-procs", "2", "-workers", "4", "-max-procs", "8"})
+	cfg, err := parseFlags(append([]string{"-pattern", pattern, "-addr", addr, "-proto", string(proto), "-dir", dir,
+		"-loops", "1", "-procs", "2", "-workers", "4", "-max-procs", "8"}, extra...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,6 +138,11 @@ func ftpSession(addr, dir string) error {
 	if err != nil {
 		return err
 	}
+	return ftpSessionOn(c, dir)
+}
+
+// ftpSessionOn runs the session on an open connection and closes it.
+func ftpSessionOn(c net.Conn, dir string) error {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	r := bufio.NewReader(c)
@@ -177,19 +186,95 @@ func TestPatternsEcho(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(10 * time.Second))
-			msg := make([]byte, 100<<10)
-			for i := range msg {
-				msg[i] = byte(i * 7)
-			}
-			go c.Write(msg)
-			got := make([]byte, len(msg))
-			if _, err := io.ReadFull(c, got); err != nil {
+			if err := checkEcho(c); err != nil {
 				t.Fatal(err)
 			}
-			if string(got) != string(msg) {
-				t.Fatal("echo differs")
+		})
+	}
+}
+
+// checkEcho sends 100 KiB on c, checks they come back, and closes c.
+func checkEcho(c net.Conn) error {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	msg := make([]byte, 100<<10)
+	for i := range msg {
+		msg[i] = byte(i * 7)
+	}
+	go c.Write(msg)
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, got); err != nil {
+		return err
+	}
+	if string(got) != string(msg) {
+		return fmt.Errorf("echo differs")
+	}
+	return nil
+}
+
+// tlsPatterns are the patterns that serve TLS.
+var tlsPatterns = []string{"evented", "goroutine", "pool", "serial"}
+
+// certFiles writes a self-signed certificate for 127.0.0.1 to dir and
+// returns its files and a client configuration trusting it.
+func certFiles(t *testing.T, dir string) (certFile, keyFile string, client *tls.Config) {
+	t.Helper()
+	cert, err := tlscert.SelfSigned([]string{"127.0.0.1"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, cert.CertPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, cert.KeyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	client = cert.ClientConfig()
+	client.ServerName = "127.0.0.1"
+	return certFile, keyFile, client
+}
+
+func TestPatternsTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, client := certFiles(t, dir)
+	for _, pattern := range tlsPatterns {
+		t.Run(pattern, func(t *testing.T) {
+			tlsArgs := []string{"-tls-cert", certFile, "-tls-key", keyFile}
+			echo := startPattern(t, pattern, handler.Echo, dir, tlsArgs...)
+			ftp := startPattern(t, pattern, handler.FTP, dir, tlsArgs...)
+			d := &net.Dialer{Timeout: 5 * time.Second}
+
+			// A plaintext client gets nothing it could read as an echo,
+			// and the server goes on serving.
+			pc, err := net.DialTimeout("tcp", echo, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pc.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(pc, "hello in plaintext\r\n")
+			if got, _ := io.ReadAll(pc); strings.Contains(string(got), "hello") {
+				t.Errorf("plaintext echoed on a TLS port: %q", got)
+			}
+			pc.Close()
+
+			c, err := tls.DialWithDialer(d, "tcp", echo, client)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := c.ConnectionState()
+			if !st.HandshakeComplete || st.DidResume {
+				t.Errorf("state: complete %v, resumed %v", st.HandshakeComplete, st.DidResume)
+			}
+			if err := checkEcho(c); err != nil {
+				t.Fatal(err)
+			}
+			fc, err := tls.DialWithDialer(d, "tcp", ftp, client)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ftpSessionOn(fc, dir); err != nil {
+				t.Fatal(err)
 			}
 		})
 	}
@@ -200,9 +285,26 @@ func TestBadFlags(t *testing.T) {
 		{"-pattern", "nope"},
 		{"-pattern", "serial", "-proto", "http"},
 		{"-pattern", "pool", "-workers", "0"},
+		{"-pattern", "evented", "-tls-cert", "cert.pem"},
+		{"-pattern", "evented", "-tls-key", "key.pem"},
+		{"-pattern", "evented", "-tls-self-signed", "-tls-cert", "c.pem", "-tls-key", "k.pem"},
+		{"-pattern", "process", "-tls-self-signed"},
+		{"-pattern", "prefork", "-tls-cert", "c.pem", "-tls-key", "k.pem"},
 	} {
 		if _, err := parseFlags(args); err == nil {
 			t.Errorf("parseFlags(%q) accepted", args)
 		}
+	}
+}
+
+func TestPatternsTLSSelfSigned(t *testing.T) {
+	addr := startPattern(t, "evented", handler.Echo, t.TempDir(), "-tls-self-signed")
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr,
+		&tls.Config{InsecureSkipVerify: true}) // the certificate is made at start-up
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkEcho(c); err != nil {
+		t.Fatal(err)
 	}
 }
