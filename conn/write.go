@@ -333,8 +333,10 @@ func (c *Conn) AsyncWrite(p []byte) error {
 	}
 	b := append([]byte(nil), p...)
 	err := c.owner.Submit(func() {
-		c.asyncPending.Add(-n)
+		// Queue first, then stop counting the bytes as pending: the other
+		// order would let a concurrent AsyncWrite see them in neither count.
 		c.writeOwned(b)
+		c.asyncPending.Add(-n)
 	})
 	if err != nil {
 		c.asyncPending.Add(-n)
