@@ -137,7 +137,21 @@ func TestSmokeEveryServer(t *testing.T) {
 	if fi, err := os.Stat(cfg.chartPath); err != nil || fi.Size() == 0 {
 		t.Errorf("chart: %v", err)
 	}
-	for _, want := range []string{"Which workloads apply", "n/a (serves 1 at once)", "RSS per idle conn"} {
+	tlsRan := map[string]bool{}
+	for _, r := range rep.Results {
+		if strings.HasPrefix(r.Workload, "tls-") && r.Status == statusOK {
+			tlsRan[r.Workload] = true
+			if !strings.HasPrefix(r.TLS, "TLS 1.3, ") {
+				t.Errorf("%s %s: negotiated %q, want TLS 1.3", r.Server, r.Workload, r.TLS)
+			}
+		}
+	}
+	for _, w := range workloads(cfg) {
+		if w.TLS && !tlsRan[w.Name] {
+			t.Errorf("TLS workload %s did not run", w.Name)
+		}
+	}
+	for _, want := range []string{"Which workloads apply", "n/a (serves 1 at once)", "RSS per idle conn", "n/a (no TLS)", "Negotiated with every server: TLS 1.3", "that TLS adds to the plain churn"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("table lacks %q", want)
 		}
@@ -214,8 +228,11 @@ func TestApplicability(t *testing.T) {
 			if s.Name == "serial" && w.simultaneous() && ok {
 				t.Errorf("serial applies to %s", w.Name)
 			}
-			if s.Name == "reactor" && !ok {
-				t.Errorf("reactor does not apply to %s: %s", w.Name, why)
+			if s.Name == w.baseServer() && !ok {
+				t.Errorf("%s does not apply to %s: %s", s.Name, w.Name, why)
+			}
+			if s.TLS != w.TLS && ok {
+				t.Errorf("%s (TLS %v) applies to %s (TLS %v)", s.Name, s.TLS, w.Name, w.TLS)
 			}
 		}
 	}

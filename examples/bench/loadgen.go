@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"sync"
@@ -59,6 +60,11 @@ type loadRun struct {
 
 	stats []loopStats // indexed by loop index; see loopStats
 
+	// dialOpts are given to every dial: loop.WithTLS for the TLS workloads.
+	dialOpts []loop.Option
+	// negotiated describes the first TLS connection's state (see noteTLS).
+	negotiated atomic.Pointer[string]
+
 	mu  sync.Mutex
 	err error // first failure; guarded by mu
 }
@@ -105,6 +111,38 @@ func (r *loadRun) stop() {
 	if r.active.Load() == 0 {
 		r.once.Do(func() { close(r.finished) })
 	}
+}
+
+// noteTLS checks a TLS connection that has finished its handshake: a full
+// handshake (a resumed one would not measure what tls-handshake measures;
+// the generator keeps no session cache, so none should be) with the state
+// recorded once for the report. Loop goroutine.
+func (r *loadRun) noteTLS(c *conn.Conn) bool {
+	if !r.w.TLS {
+		return true
+	}
+	st, ok := c.TLSState()
+	if !ok {
+		r.fail(errors.New("TLS connection opened without a finished handshake"))
+		return false
+	}
+	if st.DidResume {
+		r.fail(errors.New("a TLS session was resumed: not a full handshake"))
+		return false
+	}
+	if r.negotiated.Load() == nil {
+		desc := fmt.Sprintf("%s, %s, key exchange %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), st.CurveID)
+		r.negotiated.CompareAndSwap(nil, &desc)
+	}
+	return true
+}
+
+// tlsState returns what noteTLS recorded, or "".
+func (r *loadRun) tlsState() string {
+	if p := r.negotiated.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // completed counts one operation, which took lat, on l's stats.
@@ -183,6 +221,12 @@ func (p *echoProto) OnOpen(c *conn.Conn) {
 	fillPattern(ec.pat, ec.id)
 	c.SetContext(ec)
 	p.r.active.Add(1)
+	if !p.r.noteTLS(c) {
+		ec.over = true
+		p.r.done()
+		c.Close()
+		return
+	}
 	p.send(c, ec, now())
 }
 
@@ -289,7 +333,7 @@ func dialAll(ctx context.Context, srv *loop.Server, r *loadRun, p loop.Protocol,
 	for range min(parallel, n) {
 		wg.Go(func() {
 			for next.Add(1) <= int64(n) && ctx.Err() == nil && r.failure() == nil {
-				if _, err := srv.Dial(ctx, "tcp", r.addr, p); err != nil {
+				if _, err := srv.Dial(ctx, "tcp", r.addr, p, r.dialOpts...); err != nil {
 					mu.Lock()
 					errs = errors.Join(errs, err)
 					mu.Unlock()
@@ -336,12 +380,16 @@ func (s *slot) dial() {
 			s.r.fail(fmt.Errorf("slot %d: %w", s.id, err))
 			s.r.done()
 		}
-	})
+	}, s.r.dialOpts...)
 }
 
 // OnOpen sends the churn request (the session waits for the greeting).
 func (s *slot) OnOpen(c *conn.Conn) {
 	if s.r.w.Kind != kindChurn {
+		return
+	}
+	if !s.r.noteTLS(c) {
+		c.Close() // the run has failed; OnClose ends the slot
 		return
 	}
 	copy(s.msg, s.pat)

@@ -9,6 +9,11 @@
 // architectures: serial, process per connection, goroutine per connection =
 // Go net, preforking, worker pool, evented = reactor), compiles the C epoll
 // echo reference when a C compiler is present, and adds any -extra server.
+// For the TLS workloads (tls-echo, tls-pipelined, tls-idle, tls-handshake)
+// it makes a self-signed certificate (tlscert), writes it to a temporary
+// directory and starts reactor with loop.WithTLS and Go's net with
+// crypto/tls on it; the generator's clients are reactor TLS dials that
+// verify it.
 // Each server runs as its own process group on a free loopback port, with
 // GOMAXPROCS=1 and one loop by default, while a load generator written on
 // reactor (non-blocking sockets, all CPUs) drives it and checks every answer
@@ -96,8 +101,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.idle, "idle", 5000, "idle connections for the memory workload (issue 10 reports 9000)")
 	fs.IntVar(&cfg.serverCPUs, "server-cpus", 1, "GOMAXPROCS and event loops (or C threads) of each server")
 	fs.IntVar(&cfg.genLoops, "gen-loops", genLoopsDefault(), "event loops of the load generator")
-	fs.StringVar(&servers, "servers", "", "comma-separated servers to run (default all): reactor,reactor-gnet,gnet,gonet,c-epoll,serial,process,prefork,pool and -extra names")
-	fs.StringVar(&loads, "workloads", "", "comma-separated workloads to run (default all): pingpong,pipelined,stream,churn,idle,session")
+	fs.StringVar(&servers, "servers", "", "comma-separated servers to run (default all): reactor,reactor-gnet,gnet,gonet,c-epoll,serial,process,prefork,pool,reactor-tls,reactor-gnet-tls,gonet-tls and -extra names")
+	fs.StringVar(&loads, "workloads", "", "comma-separated workloads to run (default all): pingpong,pipelined,stream,churn,idle,session,tls-echo,tls-pipelined,tls-idle,tls-handshake")
 	fs.Var(&extras, "extra", "an extra echo server, name=command with {port}, {addr} or {cpus} (repeatable); e.g. -extra 'mine=./myecho -p {port}'")
 	fs.StringVar(&cfg.cref, "cref", "../shared/reference/cepoll_echo.c", "the C epoll echo reference source (relative to the module root)")
 	fs.StringVar(&cfg.jsonPath, "json", "", "write every measurement and the summary as JSON to this file ('-' for stdout instead of the table)")
@@ -220,6 +225,12 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error) 
 	}
 	defer os.RemoveAll(dir)
 	e := &env{cfg: cfg, sup: sup, builds: b, dir: dir}
+	if slices.ContainsFunc(loads, func(w workload) bool { return w.TLS }) {
+		if e.tls, err = newTLSFiles(); err != nil {
+			return err
+		}
+		defer e.tls.cleanup()
+	}
 
 	var bar *progressbar.ProgressBar
 	total := cfg.rounds * len(loads) * len(servers)

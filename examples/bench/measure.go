@@ -48,6 +48,9 @@ type result struct {
 	PeakRSS int64   `json:"peak_rss_bytes"`
 	// IdleBytesPerConn is the idle workload's server RSS rise per connection.
 	IdleBytesPerConn float64 `json:"idle_rss_bytes_per_conn,omitempty"`
+	// TLS is what the TLS workloads' connections negotiated (version,
+	// cipher suite, key exchange), as the generator saw it.
+	TLS string `json:"tls,omitempty"`
 }
 
 // env is what every measurement needs.
@@ -55,7 +58,8 @@ type env struct {
 	cfg    config
 	sup    *supervisor
 	builds *builds
-	dir    string // the FTP servers' directory (the PWD reply names it)
+	dir    string    // the FTP servers' directory (the PWD reply names it)
+	tls    *tlsFiles // the TLS servers' certificate; nil when no TLS workload runs
 }
 
 // measure runs one server under one workload: a fresh server process, a
@@ -86,7 +90,16 @@ func (e *env) measure(ctx context.Context, s *serverSpec, w workload, round int)
 
 // run does the measurement proper and fills res.
 func (e *env) run(ctx context.Context, s *serverSpec, w workload, bin string, res *result) (err error) {
-	p, err := startServer(ctx, e.sup, s, bin, e.dir, w.Proto, e.cfg.serverCPUs)
+	a := serverArgs{proto: w.Proto, dir: e.dir, cpus: e.cfg.serverCPUs}
+	var dialOpts []loop.Option
+	if w.TLS {
+		if e.tls == nil {
+			return errors.New("no TLS certificate") // run makes one when a TLS workload is chosen
+		}
+		a.certFile, a.keyFile = e.tls.certFile, e.tls.keyFile
+		dialOpts = append(dialOpts, loop.WithTLS(e.tls.client))
+	}
+	p, err := startServer(ctx, e.sup, s, bin, a)
 	if err != nil {
 		return err
 	}
@@ -102,6 +115,7 @@ func (e *env) run(ctx context.Context, s *serverSpec, w workload, bin string, re
 		return fmt.Errorf("load generator: %w", err)
 	}
 	r := newLoadRun(ctx, w, p.addr, e.dir, len(gen.Loops()))
+	r.dialOpts = dialOpts
 	defer func() {
 		r.aborting.Store(true)
 		gen.Close()
@@ -121,7 +135,9 @@ func (e *env) run(ctx context.Context, s *serverSpec, w workload, bin string, re
 		}
 	}
 	if w.Kind == kindIdle {
-		return e.idle(ctx, p, r, baseRSS, res)
+		err := e.idle(ctx, p, r, baseRSS, res)
+		res.TLS = r.tlsState()
+		return err
 	}
 	if w.Kind == kindEcho {
 		// Every connection is being served before the clock starts: a
@@ -193,6 +209,7 @@ func (e *env) run(ctx context.Context, s *serverSpec, w workload, bin string, re
 	res.GenCPUus = us(gen1) / float64(res.Ops)
 	res.GenBusy = gen1.Seconds() / wall.Seconds()
 	res.PeakRSS = peak
+	res.TLS = r.tlsState()
 	return nil
 }
 

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/reactorkit/reactor/examples/patterns/handler"
 )
 
 // supervisor knows every server process group the harness started, so all
@@ -90,16 +88,18 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// startServer starts spec on a free loopback port, with GOMAXPROCS=cpus,
-// and waits until it accepts connections.
-func startServer(ctx context.Context, sup *supervisor, spec *serverSpec, bin, dir string, proto handler.Proto, cpus int) (*serverProc, error) {
+// startServer starts spec on a free loopback port with the arguments a
+// (its port aside), with GOMAXPROCS=a.cpus, and waits until it accepts
+// connections.
+func startServer(ctx context.Context, sup *supervisor, spec *serverSpec, bin string, a serverArgs) (*serverProc, error) {
 	var lastErr error
 	for range 3 { // a port taken between freePort and the server's bind: try another
 		port, err := freePort()
 		if err != nil {
 			return nil, err
 		}
-		p, err := startOnce(ctx, sup, spec, bin, dir, proto, cpus, port)
+		a.port = port
+		p, err := startOnce(ctx, sup, spec, bin, a)
 		if err == nil {
 			return p, nil
 		}
@@ -111,11 +111,10 @@ func startServer(ctx context.Context, sup *supervisor, spec *serverSpec, bin, di
 	return nil, lastErr
 }
 
-func startOnce(ctx context.Context, sup *supervisor, spec *serverSpec, bin, dir string, proto handler.Proto, cpus, port int) (*serverProc, error) {
-	a := serverArgs{port: port, proto: proto, dir: dir, cpus: cpus}
+func startOnce(ctx context.Context, sup *supervisor, spec *serverSpec, bin string, a serverArgs) (*serverProc, error) {
 	cmd := exec.Command(bin, spec.args(a)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(cpus))
+	cmd.Dir = a.dir
+	cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(a.cpus))
 	out := &tailBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -39,6 +39,8 @@ type summary struct {
 	CPURatio        float64 `json:"cpu_ratio_to_reactor,omitempty"`
 	ThroughputRatio float64 `json:"throughput_ratio_to_reactor,omitempty"`
 	IdleRatio       float64 `json:"idle_ratio_to_reactor,omitempty"`
+	// TLS is what the connections negotiated (TLS workloads).
+	TLS string `json:"tls,omitempty"`
 }
 
 // meta describes the run.
@@ -90,7 +92,7 @@ func newReport(cfg config, servers []*serverSpec, loads []workload, results []re
 			r.Summary = append(r.Summary, sum)
 		}
 		for i := first; i < len(r.Summary); i++ {
-			if r.Summary[i].Server == "reactor" && r.Summary[i].Status == statusOK {
+			if r.Summary[i].Server == w.baseServer() && r.Summary[i].Status == statusOK {
 				base = &r.Summary[i]
 			}
 		}
@@ -159,6 +161,12 @@ func summarize(server, load string, results []result) summary {
 	s.GenBusy = pick(func(r result) float64 { return r.GenBusy })
 	s.PeakRSS = int64(pick(func(r result) float64 { return float64(r.PeakRSS) }))
 	s.IdleBytesPerConn = pick(func(r result) float64 { return r.IdleBytesPerConn })
+	for _, r := range ok {
+		if r.TLS != "" {
+			s.TLS = r.TLS
+			break
+		}
+	}
 	for i, r := range ok {
 		if i == 0 || r.OpsPerSec > s.BestOpsPerSec {
 			s.BestOpsPerSec = r.OpsPerSec
@@ -311,6 +319,12 @@ func (r *report) markdown() string {
 				fmt.Fprintf(&b, "\nBest rounds: %s.\n", strings.Join(genNote, "; "))
 			}
 		}
+		if n := r.tlsNote(w); n != "" {
+			fmt.Fprintf(&b, "\n%s\n", n)
+		}
+		if n := r.handshakeNote(w); n != "" {
+			fmt.Fprintf(&b, "\n%s\n", n)
+		}
 		b.WriteString("\n")
 	}
 	return b.String()
@@ -332,6 +346,68 @@ func (r *report) generatorNote(w workload) string {
 	}
 	return fmt.Sprintf("Load generator at the fastest server (%s, %s %s/s): %.2f µs CPU/%s and %.2f cores busy, the server %.2f cores (it is limited to %d).",
 		r.label(fastest.Server), rate(fastest.OpsPerSec), w.Unit, fastest.GenCPUus, w.Unit, fastest.GenBusy, fastest.ServerBusy, r.Meta.ServerCPUs)
+}
+
+// tlsNote says what a TLS workload's connections negotiated.
+func (r *report) tlsNote(w workload) string {
+	if !w.TLS {
+		return ""
+	}
+	seen := map[string][]string{}
+	var order []string
+	for _, s := range r.Summary {
+		if s.Workload == w.Name && s.TLS != "" {
+			if _, ok := seen[s.TLS]; !ok {
+				order = append(order, s.TLS)
+			}
+			seen[s.TLS] = append(seen[s.TLS], s.Server)
+		}
+	}
+	switch len(order) {
+	case 0:
+		return ""
+	case 1:
+		return fmt.Sprintf("Negotiated with every server: %s; ECDSA P-256 certificate; full handshakes only (no client session cache; a resumed session fails the run).", order[0])
+	}
+	var parts []string
+	for _, t := range order {
+		parts = append(parts, fmt.Sprintf("%s: %s", strings.Join(seen[t], ", "), t))
+	}
+	return "Negotiated: " + strings.Join(parts, "; ") + "."
+}
+
+// handshakeNote, under a TLS churn workload, subtracts each TLS server's
+// plaintext peer's CPU per connection in the plain churn workload of the
+// same run: what the TLS handshake (and the record layer of one echo and
+// close_notify) adds per connection.
+func (r *report) handshakeNote(w workload) string {
+	if !w.TLS || w.Kind != kindChurn {
+		return ""
+	}
+	var plain *workload
+	for i := range r.Workloads {
+		if pw := &r.Workloads[i]; !pw.TLS && pw.Kind == kindChurn && pw.Size == w.Size && pw.Conns == w.Conns {
+			plain = pw
+		}
+	}
+	if plain == nil {
+		return ""
+	}
+	var parts []string
+	for _, s := range r.Servers {
+		if !s.TLS || s.Plain == "" {
+			continue
+		}
+		t, p := r.find(s.Name, w.Name), r.find(s.Plain, plain.Name)
+		if t == nil || p == nil || t.Status != statusOK || p.Status != statusOK || t.ServerCPUus == 0 || p.ServerCPUus == 0 {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %.0f µs (%.0f − %.0f for %s)", s.Name, t.ServerCPUus-p.ServerCPUus, t.ServerCPUus, p.ServerCPUus, s.Plain))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("Server CPU per connection that TLS adds to the plain %s workload of this run (the handshake, one echo's records, close_notify): %s.", plain.Name, strings.Join(parts, "; "))
 }
 
 // failures returns an error naming every measurement that failed and every

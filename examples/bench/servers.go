@@ -23,6 +23,10 @@ type serverSpec struct {
 	Protos []handler.Proto `json:"protos"`
 	// MultiProcess: its CPU and memory are summed over its process group.
 	MultiProcess bool `json:"multi_process"`
+	// TLS: it serves TLS (with the harness's self-signed certificate) and
+	// runs the TLS workloads only; Plain names the same server without TLS.
+	TLS   bool   `json:"tls,omitempty"`
+	Plain string `json:"plain,omitempty"`
 	// args returns its command line after the binary.
 	args func(a serverArgs) []string
 	// command, for an -extra server, is its command line template.
@@ -35,6 +39,8 @@ type serverArgs struct {
 	proto handler.Proto
 	dir   string
 	cpus  int
+	// certFile and keyFile are the TLS certificate for a TLS server.
+	certFile, keyFile string
 }
 
 func (a serverArgs) addr() string { return "127.0.0.1:" + strconv.Itoa(a.port) }
@@ -53,6 +59,14 @@ func patternArgs(pattern string) func(a serverArgs) []string {
 			"-loops", strconv.Itoa(a.cpus), "-idle-timeout", "5m",
 			"-workers", strconv.Itoa(poolWorkers), "-procs", strconv.Itoa(preforkProcs),
 			"-max-procs", strconv.Itoa(maxChildProcs)}
+	}
+}
+
+// tlsPatternArgs is the patterns command line for one pattern serving TLS.
+func tlsPatternArgs(pattern string) func(a serverArgs) []string {
+	plain := patternArgs(pattern)
+	return func(a serverArgs) []string {
+		return append(plain(a), "-tls-cert", a.certFile, "-tls-key", a.keyFile)
 	}
 }
 
@@ -77,6 +91,14 @@ func builtinServers() []*serverSpec {
 		{Name: "process", Label: "process per conn", Binary: "patterns", Capacity: maxChildProcs, MultiProcess: true, Protos: both, args: patternArgs("process")},
 		{Name: "prefork", Label: fmt.Sprintf("prefork (%d procs)", preforkProcs), Binary: "patterns", Capacity: preforkProcs, MultiProcess: true, Protos: both, args: patternArgs("prefork")},
 		{Name: "pool", Label: fmt.Sprintf("worker pool (%d)", poolWorkers), Binary: "patterns", Capacity: poolWorkers, Protos: both, args: patternArgs("pool")},
+		// TLS (issue 9): the same servers with the harness's certificate.
+		// gnet's engine has no TLS, nor does the C reference.
+		{Name: "reactor-tls", Label: "reactor TLS (" + native + ", crypto/tls on the loop)", Binary: "patterns", Protos: both,
+			TLS: true, Plain: "reactor", args: tlsPatternArgs("evented")},
+		{Name: "reactor-gnet-tls", Label: "reactor TLS (gnet poller)", Binary: "patterns-gnet", Protos: both,
+			TLS: true, Plain: "reactor-gnet", args: tlsPatternArgs("evented")},
+		{Name: "gonet-tls", Label: "Go net + crypto/tls, goroutine/conn", Binary: "patterns", Protos: both,
+			TLS: true, Plain: "gonet", args: tlsPatternArgs("goroutine")},
 	}
 }
 
@@ -106,6 +128,12 @@ func parseExtra(s string) (*serverSpec, error) {
 
 // applies says whether server s can run workload w, and why not.
 func applies(s *serverSpec, w workload) (bool, string) {
+	switch {
+	case w.TLS && !s.TLS:
+		return false, "no TLS"
+	case !w.TLS && s.TLS:
+		return false, "TLS only"
+	}
 	if !slices.Contains(s.Protos, w.Proto) {
 		return false, "speaks echo only"
 	}

@@ -37,6 +37,8 @@ type workload struct {
 	Unit string `json:"unit"`
 	// Duration is how long the measurement runs (after its warm-up).
 	Duration time.Duration `json:"duration_ns"`
+	// TLS: the clients speak TLS, and only the servers that serve it run.
+	TLS bool `json:"tls,omitempty"`
 }
 
 // simultaneous reports whether the workload needs all its connections
@@ -60,5 +62,24 @@ func workloads(cfg config) []workload {
 			Kind: kindIdle, Proto: handler.Echo, Conns: cfg.idle, Size: 64, Depth: 1, Unit: "conn"},
 		{Name: "session", Title: fmt.Sprintf("FTP-like session (greeting, USER, PWD, QUIT); %d clients", cfg.clients),
 			Kind: kindSession, Proto: handler.FTP, Conns: cfg.clients, Unit: "session", Duration: d},
+
+		// Issue 9: TLS, against Go's net + crypto/tls.
+		{Name: "tls-echo", Title: fmt.Sprintf("TLS echo ping-pong, 1 KiB, %d conns", cfg.conns),
+			Kind: kindEcho, Proto: handler.Echo, Conns: cfg.conns, Size: 1024, Depth: 1, Unit: "msg", Duration: d, TLS: true},
+		{Name: "tls-pipelined", Title: fmt.Sprintf("TLS echo pipelined 16 deep, 1 KiB, %d conns", cfg.conns),
+			Kind: kindEcho, Proto: handler.Echo, Conns: cfg.conns, Size: 1024, Depth: 16, Unit: "msg", Duration: d, TLS: true},
+		{Name: "tls-idle", Title: fmt.Sprintf("%d idle TLS connections (one 1 KiB echo each): server RSS per connection", cfg.idle),
+			Kind: kindIdle, Proto: handler.Echo, Conns: cfg.idle, Size: 1024, Depth: 1, Unit: "conn", TLS: true},
+		{Name: "tls-handshake", Title: fmt.Sprintf("connect, full TLS handshake, one 64 B echo, close; %d clients", cfg.clients),
+			Kind: kindChurn, Proto: handler.Echo, Conns: cfg.clients, Size: 64, Unit: "conn", Duration: d, TLS: true},
 	}
+}
+
+// baseServer is the server a workload's ratios compare with: the native
+// reactor, over TLS for the TLS workloads.
+func (w workload) baseServer() string {
+	if w.TLS {
+		return "reactor-tls"
+	}
+	return "reactor"
 }
