@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -12,8 +14,13 @@ import (
 
 // chartWorkloads are the workloads the chart compares, one bar each per
 // server: the server CPU time per echoed message relative to the native
-// reactor's in the same run.
-func chartWorkloads() []string { return []string{"pingpong", "pipelined", "stream"} }
+// reactor's in the same run (over TLS, reactor's over TLS).
+func chartWorkloads() []string {
+	return []string{"pingpong", "pipelined", "stream", "tls-echo", "tls-pipelined"}
+}
+
+// errNothingToDraw: no chart workload ran (a run of churn alone, say).
+var errNothingToDraw = errors.New("no echo workload results relative to reactor to draw")
 
 // chart draws every server's median server CPU per message under the echo
 // workloads, relative to the native reactor's (1.0), grouped by server, to
@@ -40,11 +47,15 @@ func (r *report) chart(path string) error {
 		}
 	}
 	if len(servers) == 0 {
-		return fmt.Errorf("no echo workload results relative to reactor to draw")
+		return errNothingToDraw
 	}
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("Server CPU per echoed message, relative to reactor on epoll (median of %d rounds; GOMAXPROCS=%d; %d CPUs; %s; %s)",
-		r.Meta.Rounds, r.Meta.ServerCPUs, r.Meta.CPUs, r.Meta.GoVersion, r.Meta.Date)
+	base := "reactor on epoll"
+	if slices.ContainsFunc(r.Workloads, func(w workload) bool { return w.TLS && slices.Contains(chartWorkloads(), w.Name) }) {
+		base = "reactor (TLS: to reactor TLS)"
+	}
+	p.Title.Text = fmt.Sprintf("Server CPU per echoed message, relative to %s (median of %d rounds; GOMAXPROCS=%d; %d CPUs; %s; %s)",
+		base, r.Meta.Rounds, r.Meta.ServerCPUs, r.Meta.CPUs, r.Meta.GoVersion, r.Meta.Date)
 	p.Y.Label.Text = "server CPU per message, × reactor (lower is better)"
 	p.Legend.Top = true
 	p.Legend.Left = true
@@ -52,7 +63,11 @@ func (r *report) chart(path string) error {
 		p.X.Label.Text = "off the scale: " + strings.Join(off, ", ")
 	}
 	width := vg.Points(14)
-	drawn := 0
+	type series struct {
+		w    string
+		vals plotter.Values
+	}
+	var all []series
 	for _, w := range chartWorkloads() {
 		vals := make(plotter.Values, len(servers))
 		any := false
@@ -62,16 +77,20 @@ func (r *report) chart(path string) error {
 				any = any || sum.CPURatio > 0
 			}
 		}
-		if !any {
-			continue
+		if any {
+			all = append(all, series{w, vals})
 		}
+	}
+	drawn := 0
+	for _, sr := range all {
+		w, vals := sr.w, sr.vals
 		bars, err := plotter.NewBarChart(vals, width)
 		if err != nil {
 			return err
 		}
 		bars.LineStyle.Width = 0
 		bars.Color = plotutil.Color(drawn)
-		bars.Offset = width * vg.Length(drawn-1)
+		bars.Offset = width * (vg.Length(drawn) - vg.Length(len(all)-1)/2)
 		p.Add(bars)
 		title := w
 		for _, wl := range r.Workloads {

@@ -224,7 +224,9 @@ func (r *report) write(cfg config, stdout, stderr io.Writer) error {
 		}
 	}
 	if cfg.chartPath != "" {
-		if err := r.chart(cfg.chartPath); err != nil {
+		if err := r.chart(cfg.chartPath); errors.Is(err, errNothingToDraw) {
+			fmt.Fprintf(stderr, "bench: no chart: %v\n", err)
+		} else if err != nil {
 			errs = append(errs, fmt.Errorf("chart: %w", err))
 		} else {
 			fmt.Fprintf(stderr, "bench: chart written to %s\n", cfg.chartPath)
