@@ -70,7 +70,13 @@ func (c *Conn) readable() {
 		return
 	}
 	buf := c.owner.ReadBuffer()
-	n, err := sock.Read(c.fd, buf)
+	rbuf := buf
+	if c.tls != nil && !c.tls.handshaking {
+		// The ciphertext stays in the first half, lent to the transport;
+		// pumpTLS decrypts into the second.
+		rbuf = buf[:len(buf)/2]
+	}
+	n, err := sock.Read(c.fd, rbuf)
 	if err != nil {
 		if err == unix.EAGAIN {
 			c.flags |= flagReadDry
