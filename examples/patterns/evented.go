@@ -68,7 +68,9 @@ func (p *eventedProtocol) OnData(c *conn.Conn) {
 	s := c.Context().(handler.Session)
 	in, _ := c.Peek(0)
 	n, quit, err := s.Feed(in, c)
-	c.Discard(n)
+	if n > 0 {
+		c.Discard(n) // Discard(0) would discard everything, a partial line included
+	}
 	if quit || err != nil || c.PeerClosed() {
 		c.Close() // flushes what is queued first
 	}
