@@ -237,8 +237,12 @@ func (s *Store) SetGet(dst, key, val []byte, exp int64, keepTTL bool, mode SetMo
 
 // setLocked is Set with the shard's lock held for writing.
 func (s *Store) setLocked(sh *shard, key, val []byte, exp int64, keepTTL bool, mode SetMode, now int64) bool {
-	s.removeExpired(sh, key, now)
-	e := sh.m[string(key)]
+	e := sh.m[string(key)] // one lookup serves the expiry check and the set
+	if e != nil && e.exp != 0 && e.exp <= now {
+		s.remove(sh, string(key), e)
+		s.expired.Add(1)
+		e = nil
+	}
 	switch {
 	case mode == SetIfAbsent && e != nil, mode == SetIfPresent && e == nil:
 		return false
