@@ -272,8 +272,12 @@ func TestStallDetection(t *testing.T) {
 		}
 	}
 	st := s.Stats()
-	// The watchdog first sees the stall within half a threshold of its start.
-	if st.Total.Stalls != 1 || st.Total.LongestCallback < 250*time.Millisecond {
+	// The watchdog reports a stall once it has seen the unit run for a
+	// threshold, so the stall's recorded time is at least that long. It
+	// counts from the watchdog's first sight, which a loaded machine can
+	// delay by more than the half-threshold tick: no tighter lower bound
+	// holds.
+	if st.Total.Stalls != 1 || st.Total.LongestCallback < 100*time.Millisecond {
 		t.Errorf("Stats: %d stalls, longest %v", st.Total.Stalls, st.Total.LongestCallback)
 	}
 	if st.Total.BytesIn != 2 || st.Total.BytesOut != 4 {

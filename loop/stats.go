@@ -26,8 +26,9 @@ type LoopStats struct {
 	// (WithStallThreshold above 0, the default). Busy is estimated from one
 	// unit of work in 16, timed with the clock; LongestCallback is the
 	// longest unit timed or reported as a stall (a stall's time counts from
-	// when the watchdog first saw it, so it may read up to half the
-	// threshold short).
+	// when the watchdog first saw it running, so it reads at least the
+	// threshold but may be short of the callback's time by half a
+	// threshold, more when the watchdog goroutine waits for a CPU).
 	Busy            time.Duration // time spent handling events, tasks and timers
 	BusyFraction    float64       // Busy / Uptime
 	LongestCallback time.Duration // the longest single event, task or timer pass
