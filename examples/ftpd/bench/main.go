@@ -1,7 +1,8 @@
 // Command bench compares examples/ftpd with vsftpd and pyftpdlib (Debian's
 // packages) on this machine, in one run, interleaved and repeated:
 //
-//   - RETR of a 1 GiB file from the page cache, with curl to /dev/null;
+//   - RETR of a 1 GiB file from the page cache, with curl to /dev/null,
+//     several times a round, each pass starting with the next server;
 //   - 300 concurrent sessions each connecting, logging in, listing a
 //     folder and quitting: the total time;
 //   - memory per idle logged-in session: the servers' proportional set size
@@ -10,7 +11,7 @@
 //
 // It is a benchmark, not a test:
 //
-//	go run ./examples/ftpd/bench [-rounds 3] [-size 1073741824]
+//	go run ./examples/ftpd/bench [-rounds 3] [-downloads 3] [-size 1073741824]
 //
 // It needs curl, vsftpd and python3-pyftpdlib installed; vsftpd runs in
 // the foreground on a loopback port with a configuration in a temporary
@@ -43,8 +44,9 @@ func main() {
 	size := flag.Int64("size", 1<<30, "size of the downloaded file")
 	sessions := flag.Int("sessions", 300, "concurrent sessions")
 	idle := flag.Int("idle", 200, "idle sessions for the memory measurement")
+	downloads := flag.Int("downloads", 3, "downloads from each server in each round, interleaved")
 	flag.Parse()
-	if err := run(*rounds, *size, *sessions, *idle); err != nil {
+	if err := run(*rounds, *downloads, *size, *sessions, *idle); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -68,7 +70,7 @@ func freePort() int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func run(rounds int, size int64, nsessions, nidle int) error {
+func run(rounds, downloads int, size int64, nsessions, nidle int) error {
 	tmp, err := os.MkdirTemp("", "ftpbench")
 	if err != nil {
 		return err
@@ -111,17 +113,25 @@ func run(rounds int, size int64, nsessions, nidle int) error {
 			mem[s.name] = append(mem[s.name], kib)
 			fmt.Printf("round %d %-13s memory per idle session: %.1f KiB\n", r, s.name, kib)
 		}
-		for _, s := range servers {
-			cpu0 := cpuTime(s.cmd.Process.Pid)
-			bps, err := download(s, size)
-			if err != nil {
-				stop()
-				return fmt.Errorf("%s: download: %w", s.name, err)
+		// Downloads interleave, each pass starting with another server, so
+		// no server always goes first after the memory phase.
+		for k := range downloads {
+			for i := range servers {
+				s := servers[(i+r+k)%len(servers)]
+				cpu0 := cpuTime(s.cmd.Process.Pid)
+				bps, err := download(s, size)
+				if err != nil {
+					stop()
+					return fmt.Errorf("%s: download: %w", s.name, err)
+				}
+				// vsftpd serves a session in child processes, whose CPU
+				// time reaches the parent's cutime once it has reaped them.
+				time.Sleep(300 * time.Millisecond)
+				cpu := cpuTime(s.cmd.Process.Pid) - cpu0
+				tput[s.name] = append(tput[s.name], bps)
+				cpus[s.name] = append(cpus[s.name], cpu.Seconds())
+				fmt.Printf("round %d %-13s RETR: %7.0f MB/s, server CPU %v\n", r, s.name, bps/1e6, cpu.Round(time.Millisecond))
 			}
-			cpu := cpuTime(s.cmd.Process.Pid) - cpu0
-			tput[s.name] = append(tput[s.name], bps)
-			cpus[s.name] = append(cpus[s.name], cpu.Seconds())
-			fmt.Printf("round %d %-13s RETR: %7.0f MB/s, server CPU %v\n", r, s.name, bps/1e6, cpu.Round(time.Millisecond))
 		}
 		for _, s := range servers {
 			retries.Store(0)
