@@ -91,7 +91,7 @@ func (r RESP) reply(b []byte, depth int, v *Reply, store []Reply) (n, nodes int,
 		}
 		return n, nodes, store, nil
 	}
-	num, ok := parseInt(line)
+	num, ok := ParseInt(line)
 	if !ok || (typ != Integer && num < -1) {
 		return 0, 0, store, fmt.Errorf("%w: bad number %q after %q", ErrProtocol, line, b[0])
 	}

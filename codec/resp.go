@@ -157,7 +157,7 @@ func (r RESP) multibulk(b []byte, req *Request) (int, error) {
 	if cr+2 > len(b) {
 		return 0, ErrNeedMore
 	}
-	count, ok := parseInt(b[1:cr])
+	count, ok := ParseInt(b[1:cr])
 	if !ok || count > int64(r.maxArgs()) {
 		return 0, ProtocolError{Kind: InvalidMultibulkLength}
 	}
@@ -178,7 +178,7 @@ func (r RESP) multibulk(b []byte, req *Request) (int, error) {
 		if rest[0] != '$' {
 			return 0, ProtocolError{Kind: ExpectedDollar, Got: rest[0]}
 		}
-		size, ok := parseInt(rest[1:cr])
+		size, ok := ParseInt(rest[1:cr])
 		if !ok || size < 0 || size > maxBulk {
 			return 0, ProtocolError{Kind: InvalidBulkLength}
 		}
@@ -342,10 +342,12 @@ func unhex(c byte) byte {
 	return c - 'A' + 10
 }
 
-// parseInt parses a decimal int64 as strictly as Redis's string2ll: an
-// optional '-', then "0" alone or a digit 1-9 and more digits; no '+', no
-// spaces, no leading zeros, no "-0", no overflow.
-func parseInt(b []byte) (int64, bool) {
+// ParseInt parses b as a decimal int64 as strictly as Redis's string2ll:
+// an optional '-', then "0" alone or a digit 1-9 and more digits; no '+',
+// no spaces, no leading zeros, no "-0", no overflow. It reports false when
+// b is not such a number. It does not allocate, and as a pure function it
+// is safe to call from any number of goroutines.
+func ParseInt(b []byte) (int64, bool) {
 	if len(b) == 1 && b[0] == '0' {
 		return 0, true
 	}

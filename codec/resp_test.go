@@ -249,3 +249,30 @@ func TestProtocolError(t *testing.T) {
 		t.Errorf("ExpectedDollar: %q", got)
 	}
 }
+
+// TestParseInt checks ParseInt against the inputs Redis's string2ll takes
+// and the ones it refuses, and that it does not allocate.
+func TestParseInt(t *testing.T) {
+	for in, want := range map[string]int64{
+		"0": 0, "1": 1, "-1": -1, "42": 42, "-42": -42, "1000": 1000,
+		"9223372036854775807":  math.MaxInt64,
+		"-9223372036854775808": math.MinInt64,
+	} {
+		if got, ok := codec.ParseInt([]byte(in)); got != want || !ok {
+			t.Errorf("ParseInt(%q) = %d, %v; want %d, true", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{
+		"", "-", "-0", "00", "01", "-01", "+1", " 1", "1 ", "1a", "a", "1.5", "--1",
+		"9223372036854775808", "-9223372036854775809", // one past either end
+		"10000000000000000000", "18446744073709551615", "99999999999999999999",
+	} {
+		if got, ok := codec.ParseInt([]byte(in)); got != 0 || ok {
+			t.Errorf("ParseInt(%q) = %d, %v; want 0, false", in, got, ok)
+		}
+	}
+	in := []byte("-9223372036854775808")
+	if allocs := testing.AllocsPerRun(100, func() { codec.ParseInt(in) }); allocs != 0 {
+		t.Errorf("ParseInt allocates %v times", allocs)
+	}
+}

@@ -161,7 +161,7 @@ func cmdSet(x *respExec, args [][]byte, _ *respScratch) {
 	}
 	var exp int64
 	if kind != expNone {
-		ms, ok := parseInt(expArg)
+		ms, ok := codec.ParseInt(expArg)
 		if !ok {
 			x.err(errNotInt)
 			return
@@ -235,7 +235,7 @@ func cmdIncr(x *respExec, args [][]byte, _ *respScratch) { x.incrBy(args[1], 1) 
 func cmdDecr(x *respExec, args [][]byte, _ *respScratch) { x.incrBy(args[1], -1) }
 
 func cmdIncrBy(x *respExec, args [][]byte, _ *respScratch) {
-	d, ok := parseInt(args[2])
+	d, ok := codec.ParseInt(args[2])
 	if !ok {
 		x.err(errNotInt)
 		return
@@ -244,7 +244,7 @@ func cmdIncrBy(x *respExec, args [][]byte, _ *respScratch) {
 }
 
 func cmdDecrBy(x *respExec, args [][]byte, _ *respScratch) {
-	d, ok := parseInt(args[2])
+	d, ok := codec.ParseInt(args[2])
 	if !ok {
 		x.err(errNotInt)
 		return
@@ -305,7 +305,7 @@ func (x *respExec) expire(args [][]byte, unit int64, name string) {
 		x.err("ERR GT and LT options at the same time are not compatible")
 		return
 	}
-	when, ok := parseInt(args[2])
+	when, ok := codec.ParseInt(args[2])
 	if !ok {
 		x.err(errNotInt)
 		return
@@ -406,7 +406,7 @@ func cmdScan(x *respExec, args [][]byte, sc *respScratch) {
 		more := len(args) - i
 		switch {
 		case asciiEqualFold(args[i], "COUNT") && more >= 2:
-			n, ok := parseInt(args[i+1])
+			n, ok := codec.ParseInt(args[i+1])
 			if !ok {
 				x.err(errNotInt)
 				return
@@ -462,7 +462,7 @@ func cmdKeys(x *respExec, args [][]byte, sc *respScratch) {
 }
 
 func cmdSelect(x *respExec, args [][]byte, _ *respScratch) {
-	n, ok := parseInt(args[1])
+	n, ok := codec.ParseInt(args[1])
 	switch {
 	case !ok || n < minInt32 || n > maxInt32:
 		x.err(errNotInt)
@@ -521,7 +521,7 @@ func cmdAuth(x *respExec, args [][]byte, _ *respScratch) {
 func cmdHello(x *respExec, args [][]byte, _ *respScratch) {
 	next := 1
 	if len(args) >= 2 {
-		ver, ok := parseInt(args[1])
+		ver, ok := codec.ParseInt(args[1])
 		if !ok {
 			x.err("ERR Protocol version is not an integer or out of range")
 			return

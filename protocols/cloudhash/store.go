@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/reactorkit/reactor/codec"
 )
 
 // entryOverhead is what the store counts for one key besides the bytes of
@@ -309,7 +311,7 @@ func (s *Store) IncrBy(key []byte, delta int64, now int64) (int64, error) {
 	e := sh.m[string(key)]
 	var cur int64
 	if e != nil {
-		v, ok := parseInt(e.val)
+		v, ok := codec.ParseInt(e.val)
 		if !ok {
 			return 0, errNotInteger
 		}
@@ -497,37 +499,4 @@ func (s *Store) ExpireCycle(offset, stride int, budget time.Duration, now int64)
 		}
 	}
 	return removed
-}
-
-// parseInt parses a base-10 int64 as strictly as Redis's string2ll: an
-// optional '-', then "0" alone or a digit 1-9 and more digits; no '+', no
-// spaces, no leading zeros, no overflow.
-func parseInt(b []byte) (int64, bool) {
-	if len(b) == 1 && b[0] == '0' {
-		return 0, true
-	}
-	neg := len(b) > 0 && b[0] == '-'
-	if neg {
-		b = b[1:]
-	}
-	if len(b) == 0 || b[0] < '1' || b[0] > '9' || len(b) > 19 {
-		return 0, false
-	}
-	var v uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		v = v*10 + uint64(c-'0')
-	}
-	if neg {
-		if v > 1<<63 {
-			return 0, false
-		}
-		return -int64(v), true
-	}
-	if v > 1<<63-1 {
-		return 0, false
-	}
-	return int64(v), true
 }
