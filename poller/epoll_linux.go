@@ -5,7 +5,6 @@
 package poller
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -53,14 +52,14 @@ func New() (Poller, error) {
 	if err != nil {
 		return nil, os.NewSyscallError("epoll_create1", err)
 	}
-	efd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	efd, err := openEventfd()
 	if err != nil {
 		unix.Close(epfd)
-		return nil, os.NewSyscallError("eventfd", err)
+		return nil, err
 	}
 	// Edge-triggered: every write to the eventfd makes a new edge, so the loop
 	// never has to read the counter back (it only does when the counter would
-	// overflow, see Wake).
+	// overflow, see writeEventfd).
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(efd)}
 	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, efd, &ev); err != nil {
 		unix.Close(efd)
@@ -239,25 +238,7 @@ func (p *epoll) Wake() error {
 	if !p.awake.CompareAndSwap(false, true) {
 		return nil
 	}
-	var one [8]byte // the eventfd counter increment, in host byte order
-	binary.NativeEndian.PutUint64(one[:], 1)
-	for {
-		_, err := unix.Write(p.efd, one[:])
-		switch err {
-		case nil:
-			return nil
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			// The counter is about to overflow (eventfd(2)): reading resets
-			// it, and the edge-triggered registration still reports the write
-			// that follows.
-			var buf [8]byte
-			unix.Read(p.efd, buf[:])
-			continue
-		}
-		return os.NewSyscallError("write eventfd", err)
-	}
+	return writeEventfd(p.efd)
 }
 
 // Release implements Poller.

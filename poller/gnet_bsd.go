@@ -113,17 +113,18 @@ func (p *gnetPoller) dispatch(fd int, filter netpoll.IOEvent, flags netpoll.IOFl
 	return p.np.AddRead(&netpoll.PollAttachment{FD: fd}, true)
 }
 
-// openKick opens the kick pipe, non-blocking. Its read end is registered
-// edge-triggered and drained on each event, so every write after a drain
-// makes a new event.
+// openKick opens the kick pipe (see openPipe), with neither end on fd 0.
 func openKick() (r, w int, err error) {
-	var fds [2]int
-	if err := unix.Pipe(fds[:]); err != nil {
-		return -1, -1, os.NewSyscallError("pipe", err)
+	r, w, err = openPipe()
+	if err != nil {
+		return -1, -1, err
 	}
+	fds := [2]int{r, w}
 	for i, fd := range fds {
 		if fd == 0 {
 			// Ident 0 is gnet's wake-up (see checkFD): move the pipe off it.
+			// The duplicate shares the open file description, so it stays
+			// non-blocking; F_DUPFD_CLOEXEC makes it close-on-exec.
 			nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 1)
 			unix.Close(fd)
 			if err != nil {
@@ -133,42 +134,17 @@ func openKick() (r, w int, err error) {
 			fds[i] = nfd
 		}
 	}
-	for _, fd := range fds {
-		unix.CloseOnExec(fd)
-		if err := unix.SetNonblock(fd, true); err != nil {
-			unix.Close(fds[0])
-			unix.Close(fds[1])
-			return -1, -1, os.NewSyscallError("fcntl", err)
-		}
-	}
 	return fds[0], fds[1], nil
 }
 
 // kick writes a byte to the kick pipe.
 func (p *gnetPoller) kick() error {
-	for {
-		_, err := unix.Write(p.kickW, []byte{1})
-		switch err {
-		case nil, unix.EAGAIN:
-			// EAGAIN: the pipe is full, so an event for it is pending (the
-			// read end is drained on every event).
-			return nil
-		case unix.EINTR:
-			continue
-		}
-		return os.NewSyscallError("write pipe", err)
-	}
+	return writePipe(p.kickW)
 }
 
 // drainKick empties the kick pipe, so that the next write makes a new event.
 func (p *gnetPoller) drainKick() {
-	var buf [64]byte
-	for {
-		n, err := unix.Read(p.kickR, buf[:])
-		if n <= 0 || err != nil {
-			return
-		}
-	}
+	drainPipe(p.kickR)
 }
 
 func (p *gnetPoller) releaseKick() error {

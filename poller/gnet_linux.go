@@ -6,9 +6,7 @@
 package poller
 
 import (
-	"encoding/binary"
 	"fmt"
-	"os"
 
 	"github.com/panjf2000/gnet/v2/pkg/netpoll"
 	"golang.org/x/sys/unix"
@@ -97,38 +95,20 @@ func (p *gnetPoller) dispatch(fd int, ev netpoll.IOEvent, _ netpoll.IOFlags) err
 	return nil
 }
 
-// openKick opens the kick eventfd. It is registered edge-triggered, so every
-// write makes a new event and the counter is read back only when it would
-// overflow (see kick).
+// openKick opens the kick eventfd, one fd that is both ends. It is
+// registered edge-triggered, so every write makes a new event and the
+// counter is read back only when it would overflow (see writeEventfd).
 func openKick() (r, w int, err error) {
-	fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	fd, err := openEventfd()
 	if err != nil {
-		return -1, -1, os.NewSyscallError("eventfd", err)
+		return -1, -1, err
 	}
 	return fd, fd, nil
 }
 
 // kick writes the kick eventfd.
 func (p *gnetPoller) kick() error {
-	var one [8]byte // the eventfd counter increment, in host byte order
-	binary.NativeEndian.PutUint64(one[:], 1)
-	for {
-		_, err := unix.Write(p.kickW, one[:])
-		switch err {
-		case nil:
-			return nil
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			// The counter is about to overflow (eventfd(2)): reading resets
-			// it, and the edge-triggered registration still reports the write
-			// that follows.
-			var buf [8]byte
-			unix.Read(p.kickR, buf[:])
-			continue
-		}
-		return os.NewSyscallError("write eventfd", err)
-	}
+	return writeEventfd(p.kickW)
 }
 
 // drainKick does nothing on Linux: the eventfd is edge-triggered.

@@ -56,19 +56,12 @@ func New() (Poller, error) {
 		return nil, os.NewSyscallError("kqueue", err)
 	}
 	unix.CloseOnExec(kq)
-	var fds [2]int
-	if err := unix.Pipe(fds[:]); err != nil {
+	wakeR, wakeW, err := openPipe()
+	if err != nil {
 		unix.Close(kq)
-		return nil, os.NewSyscallError("pipe", err)
+		return nil, err
 	}
-	p := &kqueue{kq: kq, wakeR: fds[0], wakeW: fds[1]}
-	for _, fd := range fds {
-		unix.CloseOnExec(fd)
-		if err := unix.SetNonblock(fd, true); err != nil {
-			p.Release()
-			return nil, os.NewSyscallError("fcntl", err)
-		}
-	}
+	p := &kqueue{kq: kq, wakeR: wakeR, wakeW: wakeW}
 	var ch [1]unix.Kevent_t
 	unix.SetKevent(&ch[0], p.wakeR, unix.EVFILT_READ, unix.EV_ADD|unix.EV_CLEAR)
 	if _, err := unix.Kevent(kq, ch[:], nil, nil); err != nil {
@@ -193,7 +186,7 @@ func (p *kqueue) Run(h Handler) error {
 			p.dispatch(h, pendingFD, pending)
 		}
 		if woken {
-			p.drainWakePipe()
+			drainPipe(p.wakeR)
 			p.awake.Store(false)
 			if h.Woken() {
 				return nil
@@ -209,32 +202,12 @@ func (p *kqueue) dispatch(h Handler, fd int, ev Event) {
 	}
 }
 
-func (p *kqueue) drainWakePipe() {
-	var buf [64]byte
-	for {
-		n, err := unix.Read(p.wakeR, buf[:])
-		if n <= 0 || err != nil {
-			return
-		}
-	}
-}
-
 // Wake implements Poller.
 func (p *kqueue) Wake() error {
 	if !p.awake.CompareAndSwap(false, true) {
 		return nil
 	}
-	for {
-		_, err := unix.Write(p.wakeW, []byte{1})
-		switch err {
-		case nil, unix.EAGAIN:
-			// EAGAIN: the pipe is full, so a wake-up is already pending.
-			return nil
-		case unix.EINTR:
-			continue
-		}
-		return os.NewSyscallError("write pipe", err)
-	}
+	return writePipe(p.wakeW)
 }
 
 // Release implements Poller.
