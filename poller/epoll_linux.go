@@ -249,13 +249,6 @@ func (p *epoll) Release() error {
 	)
 }
 
-func wrapClose(name string, err error) error {
-	if err != nil {
-		return os.NewSyscallError(name, err)
-	}
-	return nil
-}
-
 // epollPoll is epoll_wait with a zero timeout, which never waits: a raw
 // system call, without the runtime's bookkeeping for a blocking one.
 func epollPoll(epfd int, events []unix.EpollEvent) (int, error) {

@@ -1,6 +1,9 @@
 package poller
 
-import "errors"
+import (
+	"errors"
+	"os"
+)
 
 // Errors the backends return for misuse of the registration calls.
 var (
@@ -12,3 +15,12 @@ var (
 	// registered.
 	ErrNotRegistered = errors.New("poller: fd not registered")
 )
+
+// wrapClose names a failed close(2) of one of a backend's own descriptors
+// (its kernel queue, its wake-up fd) for Release; nil stays nil.
+func wrapClose(name string, err error) error {
+	if err != nil {
+		return os.NewSyscallError(name, err)
+	}
+	return nil
+}

@@ -395,10 +395,3 @@ func (p *gnetPoller) Release() error {
 	}
 	return errors.Join(errs...)
 }
-
-func wrapClose(name string, err error) error {
-	if err != nil {
-		return os.NewSyscallError(name, err)
-	}
-	return nil
-}

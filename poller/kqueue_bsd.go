@@ -218,10 +218,3 @@ func (p *kqueue) Release() error {
 		wrapClose("close kqueue", unix.Close(p.kq)),
 	)
 }
-
-func wrapClose(name string, err error) error {
-	if err != nil {
-		return os.NewSyscallError(name, err)
-	}
-	return nil
-}
