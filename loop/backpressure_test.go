@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/reactorkit/reactor/conn"
+	"github.com/reactorkit/reactor/internal/testtool"
 	"github.com/reactorkit/reactor/loop"
 )
 
@@ -46,7 +47,7 @@ func TestSlowReader(t *testing.T) {
 	c := dial(t, addr)
 	c.SetReadBuffer(64 << 10)
 
-	data := pattern(32<<20, 1)
+	data := testtool.Pattern(32<<20, 1)
 	sent := make(chan error, 1)
 	go func() {
 		_, err := c.Write(data)
@@ -160,7 +161,7 @@ func TestInboundLimit(t *testing.T) {
 func TestResetMidWrite(t *testing.T) {
 	fdsBefore := openFDs(t)
 	func() {
-		chunk := pattern(64<<10, 2)
+		chunk := testtool.Pattern(64<<10, 2)
 		p := newRecorder()
 		p.onOpen = func(c *conn.Conn) {
 			for !c.Closed() && c.OutboundLen() == 0 {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reactorkit/reactor/internal/testtool"
 	"github.com/reactorkit/reactor/loop"
 )
 
@@ -17,7 +18,7 @@ func TestEchoSizes(t *testing.T) {
 	for _, size := range []int{1, 63, 64 << 10, 64<<10 + 1, 1 << 20, 16 << 20} {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
 			c := dial(t, addr)
-			data := pattern(size, size)
+			data := testtool.Pattern(size, size)
 			r := rand.New(rand.NewPCG(uint64(size), 1))
 			if err := echoCheck(c, data, func() int { return 1 + r.IntN(256<<10) }); err != nil {
 				t.Fatal(err)
@@ -48,7 +49,7 @@ func TestEchoManyConnections(t *testing.T) {
 			defer c.Close()
 			c.SetDeadline(time.Now().Add(2 * time.Minute))
 			r := rand.New(rand.NewPCG(uint64(i), 2))
-			if err := echoCheck(c, pattern(size, i), func() int { return 1 + r.IntN(32<<10) }); err != nil {
+			if err := echoCheck(c, testtool.Pattern(size, i), func() int { return 1 + r.IntN(32<<10) }); err != nil {
 				errs <- fmt.Errorf("conn %d: %w", i, err)
 			}
 		})
@@ -76,7 +77,7 @@ func TestUnixEcho(t *testing.T) {
 	}
 	defer c.Close()
 	r := rand.New(rand.NewPCG(3, 3))
-	if err := echoCheck(c, pattern(3<<20, 7), func() int { return 1 + r.IntN(100000) }); err != nil {
+	if err := echoCheck(c, testtool.Pattern(3<<20, 7), func() int { return 1 + r.IntN(100000) }); err != nil {
 		t.Fatal(err)
 	}
 }

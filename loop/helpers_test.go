@@ -144,20 +144,6 @@ func dial(t testing.TB, addr string) *net.TCPConn {
 	return c.(*net.TCPConn)
 }
 
-// pattern returns n bytes that differ with seed and position, so a
-// misplaced or repeated chunk shows up.
-func pattern(n int, seed int) []byte {
-	b := make([]byte, n)
-	x := uint32(seed*2654435761 + 1)
-	for i := range b {
-		x ^= x << 13
-		x ^= x >> 17
-		x ^= x << 5
-		b[i] = byte(x)
-	}
-	return b
-}
-
 // echoCheck sends data over c in the given chunk sizes while reading the echo
 // on another goroutine, half-closes, and checks every byte came back.
 func echoCheck(c net.Conn, data []byte, chunk func() int) error {

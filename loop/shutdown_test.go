@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/reactorkit/reactor/conn"
+	"github.com/reactorkit/reactor/internal/testtool"
 	"github.com/reactorkit/reactor/loop"
 )
 
@@ -19,7 +20,7 @@ import (
 // when Shutdown starts; it gets every byte before the connection closes, and
 // Shutdown returns nil.
 func TestShutdownDrainsLargeReply(t *testing.T) {
-	body := pattern(8<<20, 9)
+	body := testtool.Pattern(8<<20, 9)
 	p := newRecorder()
 	p.onData = func(c *conn.Conn) {
 		c.Discard(0)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/reactorkit/reactor/conn"
+	"github.com/reactorkit/reactor/internal/testtool"
 	"github.com/reactorkit/reactor/loop"
 	"github.com/reactorkit/reactor/tlscert"
 )
@@ -51,7 +52,7 @@ func TestTLSEcho(t *testing.T) {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
 			c := tlsDial(t, addr, cert.ClientConfig())
 			r := rand.New(rand.NewPCG(uint64(size), 9))
-			if err := echoCheck(c, pattern(size, size), func() int { return 1 + r.IntN(100<<10) }); err != nil {
+			if err := echoCheck(c, testtool.Pattern(size, size), func() int { return 1 + r.IntN(100<<10) }); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -72,7 +73,7 @@ func TestTLSEcho(t *testing.T) {
 				defer c.Close()
 				c.SetDeadline(time.Now().Add(time.Minute))
 				r := rand.New(rand.NewPCG(uint64(i), 10))
-				if err := echoCheck(c, pattern(size, i), func() int { return 1 + r.IntN(16<<10) }); err != nil {
+				if err := echoCheck(c, testtool.Pattern(size, i), func() int { return 1 + r.IntN(16<<10) }); err != nil {
 					t.Errorf("conn %d: %v", i, err)
 				}
 			})
@@ -100,7 +101,7 @@ func TestTLSSlowReader(t *testing.T) {
 	const high = 256 << 10
 	_, addr := serve(t, p, loop.WithTLS(cert.ServerConfig()), loop.WithWriteWatermarks(high, 64<<10), loop.WithSocketBuffers(64<<10, 64<<10))
 	c := tlsDial(t, addr, cert.ClientConfig())
-	data := pattern(16<<20, 3)
+	data := testtool.Pattern(16<<20, 3)
 	sent := make(chan error, 1)
 	go func() {
 		_, err := c.Write(data)

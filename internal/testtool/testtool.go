@@ -1,7 +1,9 @@
-// Package testtool lets tests that drive an outside program (curl, lftp,
-// redis-cli, …) find it, or skip when it is missing — unless the
-// environment variable RequireEnv is set, as .ci/run sets it, and then a
-// missing program fails the test instead, so CI never skips them.
+// Package testtool holds what tests of several packages share.
+//
+// Path lets tests that drive an outside program (curl, lftp, redis-cli, …)
+// find it, or skip when it is missing — unless the environment variable
+// RequireEnv is set, as .ci/run sets it, and then a missing program fails
+// the test instead, so CI never skips them. Pattern makes test payloads.
 package testtool
 
 import (

@@ -74,13 +74,13 @@ func sameTree(t *testing.T, a, b string) {
 func makeTree(t *testing.T, dir string) {
 	t.Helper()
 	files := map[string][]byte{
-		"big.bin":                         pattern(5<<20+123, 11),
+		"big.bin":                         testtool.Pattern(5<<20+123, 11),
 		"a/b/c/deep.txt":                  []byte("deep\n"),
 		"a/with space.txt":                []byte("spaces\n"),
 		"a/b/ünïcødé ファイル.txt":            []byte("utf-8\n"),
 		"empty.txt":                       nil,
 		"docs/readme.md":                  bytes.Repeat([]byte("line\n"), 1000),
-		"docs/nested/more/and more/x.bin": pattern(70000, 12),
+		"docs/nested/more/and more/x.bin": testtool.Pattern(70000, 12),
 	}
 	for p, b := range files {
 		full := filepath.Join(dir, filepath.FromSlash(p))
@@ -97,7 +97,7 @@ func TestCurl(t *testing.T) {
 	curl := testtool.Path(t, "curl", "curl")
 	t.Parallel()
 	ts := startServer(t, serverConfig{})
-	big := pattern(3<<20+5, 13)
+	big := testtool.Pattern(3<<20+5, 13)
 	ts.write(t, "big.bin", big)
 	ts.write(t, "text.txt", []byte("a\nb\n"))
 	base := "ftp://" + ts.addr + "/"
@@ -251,7 +251,7 @@ func TestPythonFtplib(t *testing.T) {
 	py := testtool.Path(t, "python3", "python3")
 	t.Parallel()
 	ts := startServer(t, serverConfig{})
-	ts.write(t, "big.bin", pattern(32<<20, 14))
+	ts.write(t, "big.bin", testtool.Pattern(32<<20, 14))
 	host, port, _ := net.SplitHostPort(ts.addr)
 	out := runTool(t, "", py, "-c", pythonSession, host, port, testUser, testPass)
 	if !strings.Contains(out, "python ftplib ok") {

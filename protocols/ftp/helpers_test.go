@@ -336,16 +336,3 @@ func (c *client) store(cmd string, data []byte) int {
 	code, _ = c.read()
 	return code
 }
-
-// pattern returns n bytes that differ with seed and position.
-func pattern(n int, seed int) []byte {
-	b := make([]byte, n)
-	x := uint32(seed*2654435761 + 1)
-	for i := range b {
-		x ^= x << 13
-		x ^= x >> 17
-		x ^= x << 5
-		b[i] = byte(x)
-	}
-	return b
-}

@@ -15,6 +15,7 @@ import (
 
 	jftp "github.com/jlaffaye/ftp"
 
+	"github.com/reactorkit/reactor/internal/testtool"
 	"github.com/reactorkit/reactor/protocols/ftp"
 )
 
@@ -127,7 +128,7 @@ func TestHostile(t *testing.T) {
 		c.steps(step{"SIZE pub/file.txt\x00../x", 550, ""}, step{"CWD \xc3\x28", 550, ""}, step{"NOOP", 200, ""})
 	})
 	t.Run("concurrent_200", func(t *testing.T) {
-		body := pattern(256<<10, 15)
+		body := testtool.Pattern(256<<10, 15)
 		ts.write(t, "pub/body.bin", body)
 		want := sha256.Sum256(body)
 		var wg sync.WaitGroup

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	jftp "github.com/jlaffaye/ftp"
+
+	"github.com/reactorkit/reactor/internal/testtool"
 )
 
 // dialJ logs in with github.com/jlaffaye/ftp.
@@ -56,7 +58,7 @@ func TestJlaffayeEveryCommand(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ts := startServer(t, serverConfig{})
-			big := pattern(3<<20+17, 1)
+			big := testtool.Pattern(3<<20+17, 1)
 			ts.write(t, "big.bin", big)
 			ts.write(t, "dir with spaces/ünïcødé ファイル.txt", []byte("utf-8 name\n"))
 			c := dialJ(t, ts.addr, testUser, testPass, tc.opts...)
@@ -82,7 +84,7 @@ func TestJlaffayeEveryCommand(t *testing.T) {
 			if d, err := c.CurrentDir(); err != nil || d != "/new" {
 				t.Fatalf("PWD = %q, %v", d, err)
 			}
-			up := pattern(1<<20+3, 2)
+			up := testtool.Pattern(1<<20+3, 2)
 			if err := c.Stor("up.bin", bytes.NewReader(up)); err != nil {
 				t.Fatal(err)
 			}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reactorkit/reactor/internal/testtool"
 	"github.com/reactorkit/reactor/protocols/ftp"
 )
 
@@ -177,7 +178,7 @@ func TestShutdownDuringTransfers(t *testing.T) {
 func TestShutdownGrace(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, serverConfig{loops: 1, opts: []ftp.Option{ftp.WithShutdownGrace(200 * time.Millisecond)}})
-	ts.write(t, "big", pattern(32<<20, 3))
+	ts.write(t, "big", testtool.Pattern(32<<20, 3))
 	c := dialClient(t, ts.addr)
 	c.login(testUser, testPass)
 	d := c.epsv()

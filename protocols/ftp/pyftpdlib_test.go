@@ -23,6 +23,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/reactorkit/reactor/internal/testtool"
 	"github.com/reactorkit/reactor/protocols/ftp"
 )
 
@@ -91,7 +92,7 @@ func userClient(t *testing.T, ts *testServer) *client {
 
 // TestPyftpdlibAuthentication: class TestFtpAuthentication (USER, PASS, REIN).
 func TestPyftpdlibAuthentication(t *testing.T) {
-	big := pattern(32<<20, 3)
+	big := testtool.Pattern(32<<20, 3)
 	// midTransfer starts a RETR of a big file, runs during() once some of it
 	// arrived, then reads the rest and checks the 226 and the bytes.
 	midTransfer := func(t *testing.T, ts *testServer, during func(c *client)) {
@@ -549,7 +550,7 @@ func TestPyftpdlibRetrieveData(t *testing.T) {
 			}
 		}},
 		{name: "restore_on_retr", run: func(t *testing.T, ts *testServer) {
-			big := pattern(32<<20, 4)
+			big := testtool.Pattern(32<<20, 4)
 			ts.write(t, "f", big)
 			c := userClient(t, ts)
 			d := c.epsv()
@@ -713,7 +714,7 @@ func TestPyftpdlibAbort(t *testing.T) {
 			}
 		}},
 		{name: "abor_during_transfer", run: func(t *testing.T, ts *testServer) {
-			ts.write(t, "f", pattern(32<<20, 5))
+			ts.write(t, "f", testtool.Pattern(32<<20, 5))
 			c := userClient(t, ts)
 			d := c.epsv()
 			c.expect1("RETR f")
@@ -733,7 +734,7 @@ func TestPyftpdlibAbort(t *testing.T) {
 			c.steps(step{"ABOR", 225, ""}, step{"NOOP", 200, ""})
 		}},
 		{name: "oob_abor_during_transfer", run: func(t *testing.T, ts *testServer) {
-			ts.write(t, "f", pattern(32<<20, 6))
+			ts.write(t, "f", testtool.Pattern(32<<20, 6))
 			c := userClient(t, ts)
 			d := c.epsv()
 			c.expect1("RETR f")
@@ -805,7 +806,7 @@ func TestPyftpdlibTimeouts(t *testing.T) {
 			}},
 		{name: "stalled_transfer", cfg: serverConfig{opts: []ftp.Option{ftp.WithStallTimeout(200 * time.Millisecond)}},
 			run: func(t *testing.T, ts *testServer) {
-				ts.write(t, "f", pattern(64<<20, 7))
+				ts.write(t, "f", testtool.Pattern(64<<20, 7))
 				c := userClient(t, ts)
 				c.epsv() // never read
 				c.expect1("RETR f")
@@ -954,7 +955,7 @@ func TestPyftpdlibCallbacks(t *testing.T) {
 	t.Parallel()
 	rec := &recordHandler{}
 	ts := startServer(t, serverConfig{opts: []ftp.Option{ftp.WithTransferLog(slog.New(rec))}})
-	ts.write(t, "down", pattern(32<<20, 8))
+	ts.write(t, "down", testtool.Pattern(32<<20, 8))
 	c := userClient(t, ts)
 	c.store("STOR up", []byte("data"))
 	c.retrieve("RETR up")

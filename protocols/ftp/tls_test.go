@@ -181,7 +181,7 @@ func (c *client) storeTLSOn(raw net.Conn, cfg *tls.Config, cmd string, data []by
 func TestTLSFTPSCommands(t *testing.T) {
 	t.Parallel()
 	ts := startTLSServer(t, serverConfig{})
-	ts.write(t, "f.bin", pattern(300<<10, 5))
+	ts.write(t, "f.bin", testtool.Pattern(300<<10, 5))
 	ts.write(t, "a.txt", []byte("one\ntwo\n"))
 	cfg := ts.clientTLS(nil)
 
@@ -213,7 +213,7 @@ func TestTLSFTPSCommands(t *testing.T) {
 		cmd  string
 		want []byte
 	}{
-		{"RETR f.bin", pattern(300<<10, 5)},
+		{"RETR f.bin", testtool.Pattern(300<<10, 5)},
 		{"RETR a.txt", []byte("one\ntwo\n")},
 	} {
 		got, code, text := c.retrieveTLS(cfg, tc.cmd)
@@ -222,7 +222,7 @@ func TestTLSFTPSCommands(t *testing.T) {
 		}
 	}
 	c.expect("REST 1000", 350)
-	if got, code, _ := c.retrieveTLS(cfg, "RETR f.bin"); code != 226 || !bytes.Equal(got, pattern(300<<10, 5)[1000:]) {
+	if got, code, _ := c.retrieveTLS(cfg, "RETR f.bin"); code != 226 || !bytes.Equal(got, testtool.Pattern(300<<10, 5)[1000:]) {
 		t.Fatalf("RETR after REST: %d, %d bytes", code, len(got))
 	}
 	c.expect("TYPE A", 200)
@@ -230,7 +230,7 @@ func TestTLSFTPSCommands(t *testing.T) {
 		t.Fatalf("ASCII RETR: %d %q", code, got)
 	}
 	c.expect("TYPE I", 200)
-	up := pattern(2<<20+3, 6)
+	up := testtool.Pattern(2<<20+3, 6)
 	if code, text := c.storeTLS(cfg, "STOR up.bin", up); code != 226 {
 		t.Fatalf("STOR: %d %s", code, text)
 	}
@@ -245,7 +245,7 @@ func TestTLSFTPSCommands(t *testing.T) {
 	}
 	// Active mode: the server dials, and is the TLS server all the same.
 	for _, extended := range []bool{false, true} {
-		if got, code, text := c.retrieveTLSOn(c.active(extended), cfg, "RETR f.bin"); code != 226 || !bytes.Equal(got, pattern(300<<10, 5)) {
+		if got, code, text := c.retrieveTLSOn(c.active(extended), cfg, "RETR f.bin"); code != 226 || !bytes.Equal(got, testtool.Pattern(300<<10, 5)) {
 			t.Fatalf("active (EPRT %v) RETR: %d %s, %d bytes", extended, code, text, len(got))
 		}
 		if code, text := c.storeTLSOn(c.active(extended), cfg, "STOR act.bin", up); code != 226 || !bytes.Equal(ts.read(t, "act.bin"), up) {
@@ -461,7 +461,7 @@ func testHandshakeStall(t *testing.T, sc serverConfig) {
 func TestTLSFTPSShutdownDuringRETR(t *testing.T) {
 	t.Parallel()
 	ts := startTLSServer(t, serverConfig{loops: 1})
-	big := pattern(16<<20, 8)
+	big := testtool.Pattern(16<<20, 8)
 	ts.write(t, "big", big)
 	c, d := ts.privateRetr(t, "big")
 	head := make([]byte, 256<<10)
@@ -502,7 +502,7 @@ func TestTLSFTPSJlaffaye(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ts := startTLSServer(t, serverConfig{})
-			big := pattern(3<<20+9, 21)
+			big := testtool.Pattern(3<<20+9, 21)
 			ts.write(t, "dir/big.bin", big)
 			c := dialJ(t, ts.addr, testUser, testPass, append(tc.opts, jftp.DialWithExplicitTLS(ts.clientTLS(nil)))...)
 			entries, err := c.List("/dir")
@@ -537,7 +537,7 @@ func TestTLSFTPSJlaffaye(t *testing.T) {
 func curlSetup(t *testing.T, opts ...ftp.Option) (ts *tlsServer, big []byte, p curlPaths) {
 	t.Helper()
 	ts = startTLSServer(t, serverConfig{opts: opts})
-	big = pattern(3<<20+5, 31)
+	big = testtool.Pattern(3<<20+5, 31)
 	ts.write(t, "big.bin", big)
 	p.tmp = t.TempDir()
 	p.out = filepath.Join(p.tmp, "out")
@@ -793,7 +793,7 @@ func TestTLSFTPSPythonFtplib(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			ts := startTLSServer(t, serverConfig{})
-			ts.write(t, "big.bin", pattern(32<<20, 41))
+			ts.write(t, "big.bin", testtool.Pattern(32<<20, 41))
 			host, port, _ := net.SplitHostPort(ts.addr)
 			out := runTool(t, "", py, "-c", pythonTLSSession, host, port, testUser, testPass, ts.caFile, mode)
 			if !strings.Contains(out, "python ftplib TLS ok") {
@@ -810,7 +810,7 @@ func TestTLSFTPSPythonFtplib(t *testing.T) {
 func TestTLSFTPSBoundedQueue(t *testing.T) {
 	t.Parallel()
 	ts := startTLSServer(t, serverConfig{loops: 1})
-	big := pattern(48<<20, 9)
+	big := testtool.Pattern(48<<20, 9)
 	ts.write(t, "big", big)
 	c, d := ts.privateRetr(t, "big")
 	head := make([]byte, 1)

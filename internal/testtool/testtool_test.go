@@ -1,0 +1,28 @@
+package testtool_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/reactorkit/reactor/internal/testtool"
+)
+
+func TestPattern(t *testing.T) {
+	a := testtool.Pattern(4096, 1)
+	if len(a) != 4096 {
+		t.Fatalf("len %d, want 4096", len(a))
+	}
+	if !bytes.Equal(a, testtool.Pattern(4096, 1)) {
+		t.Fatal("the same seed gave different bytes")
+	}
+	if bytes.Equal(a, testtool.Pattern(4096, 2)) {
+		t.Fatal("seeds 1 and 2 gave the same bytes")
+	}
+	if !bytes.Equal(testtool.Pattern(100, 1), a[:100]) {
+		t.Fatal("a shorter pattern is not a prefix of a longer one")
+	}
+	// A chunk moved by a multiple of a short period would go unnoticed.
+	if bytes.Equal(a[:1024], a[1024:2048]) {
+		t.Fatal("the pattern repeats within 1 KiB")
+	}
+}
