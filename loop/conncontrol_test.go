@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/reactorkit/reactor/conn"
+	"github.com/reactorkit/reactor/internal/testtool"
 	"github.com/reactorkit/reactor/loop"
 )
 
@@ -87,7 +88,7 @@ func TestSetBusyHoldsDrain(t *testing.T) {
 // TestCloseListenerInOnOpen: a listener closed by the first connection's
 // OnOpen accepts no more, and the loop does not accept on the closed fd.
 func TestCloseListenerInOnOpen(t *testing.T) {
-	var logs syncBuffer
+	var logs testtool.SyncBuffer
 	s := newServer(t, loop.WithLoops(1), loop.WithLogger(slogTo(&logs)))
 	opened := make(chan *conn.Conn, 10)
 	ready := make(chan *loop.Listener, 1)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/reactorkit/reactor/conn"
 	"github.com/reactorkit/reactor/internal/sock"
+	"github.com/reactorkit/reactor/internal/testtool"
 	"github.com/reactorkit/reactor/loop"
 )
 
@@ -251,7 +252,7 @@ func (sleepy) OnData(c *conn.Conn) {
 // logged with the protocol and how long it took, and a watchdog reports it
 // while it is still blocked; Stats counts it.
 func TestStallDetection(t *testing.T) {
-	var logs syncBuffer
+	var logs testtool.SyncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	s, addr := serve(t, sleepy{}, loop.WithLoops(1), loop.WithStallThreshold(100*time.Millisecond), loop.WithLogger(logger))
 	c := dial(t, addr)

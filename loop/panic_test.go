@@ -6,36 +6,18 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/reactorkit/reactor/conn"
+	"github.com/reactorkit/reactor/internal/testtool"
 	"github.com/reactorkit/reactor/loop"
 )
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestPanicInOnData closes only the connection whose callback panicked; the
 // loop keeps serving the others and new ones, and the panic is logged.
 func TestPanicInOnData(t *testing.T) {
-	var logs syncBuffer
+	var logs testtool.SyncBuffer
 	p := newRecorder()
 	p.onData = func(c *conn.Conn) {
 		b, _ := c.Next(0)

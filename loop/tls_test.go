@@ -140,7 +140,7 @@ func TestTLSSlowReader(t *testing.T) {
 // line; the server keeps serving TLS clients.
 func TestTLSBadPeers(t *testing.T) {
 	cert := testCert(t)
-	var logs syncBuffer
+	var logs testtool.SyncBuffer
 	p := newRecorder()
 	p.onData = echoProto{}.OnData
 	_, addr := serve(t, p, loop.WithTLS(cert.ServerConfig()), loop.WithHandshakeTimeout(300*time.Millisecond),

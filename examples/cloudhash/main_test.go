@@ -8,13 +8,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
+
+	"github.com/reactorkit/reactor/internal/testtool"
 )
 
 func TestMain(m *testing.M) {
@@ -37,7 +38,7 @@ type server struct {
 	cmd                *exec.Cmd
 	line, length, resp string
 	poller             string // the backend the server printed
-	stderr             *lockedBuffer
+	stderr             *testtool.SyncBuffer
 	done               chan error
 }
 
@@ -50,7 +51,7 @@ func startChild(t *testing.T, bin string, args ...string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan error, 1)}
+	s := &server{cmd: cmd, stderr: &testtool.SyncBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = s.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -209,22 +210,4 @@ func TestParseBytes(t *testing.T) {
 			t.Errorf("parseBytes(%q) accepted", bad)
 		}
 	}
-}
-
-// lockedBuffer collects a child's stderr while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (lb *lockedBuffer) Write(p []byte) (int, error) {
-	lb.mu.Lock()
-	defer lb.mu.Unlock()
-	return lb.b.Write(p)
-}
-
-func (lb *lockedBuffer) String() string {
-	lb.mu.Lock()
-	defer lb.mu.Unlock()
-	return lb.b.String()
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -14,43 +13,25 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	jftp "github.com/jlaffaye/ftp"
 	"go.uber.org/goleak"
 
+	"github.com/reactorkit/reactor/internal/testtool"
 	"github.com/reactorkit/reactor/tlscert"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // start runs the program with args on a free port and returns its address;
 // cleanup stops it (as SIGINT does) and checks it returned nil.
-func start(t *testing.T, args ...string) (net.Addr, *syncBuffer) {
+func start(t *testing.T, args ...string) (net.Addr, *testtool.SyncBuffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan net.Addr, 1)
-	out := &syncBuffer{}
+	out := &testtool.SyncBuffer{}
 	errc := make(chan error, 1)
 	go func() { errc <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), out, ready) }()
 	var addr net.Addr

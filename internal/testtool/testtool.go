@@ -3,7 +3,9 @@
 // Path lets tests that drive an outside program (curl, lftp, redis-cli, …)
 // find it, or skip when it is missing — unless the environment variable
 // RequireEnv is set, as .ci/run sets it, and then a missing program fails
-// the test instead, so CI never skips them. Pattern makes test payloads.
+// the test instead, so CI never skips them. Pattern makes test payloads,
+// and SyncBuffer captures what servers and loggers write while a test
+// reads it.
 package testtool
 
 import (

@@ -2,6 +2,8 @@ package testtool_test
 
 import (
 	"bytes"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/reactorkit/reactor/internal/testtool"
@@ -24,5 +26,24 @@ func TestPattern(t *testing.T) {
 	// A chunk moved by a multiple of a short period would go unnoticed.
 	if bytes.Equal(a[:1024], a[1024:2048]) {
 		t.Fatal("the pattern repeats within 1 KiB")
+	}
+}
+
+func TestSyncBuffer(t *testing.T) {
+	var b testtool.SyncBuffer
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 100 {
+				b.Write([]byte("x"))
+				_ = b.String()
+			}
+		}()
+	}
+	wg.Wait()
+	if got := b.String(); got != strings.Repeat("x", 800) {
+		t.Fatalf("%d bytes, want 800", len(got))
 	}
 }
