@@ -1,13 +1,10 @@
 package loop_test
 
 import (
-	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,7 +18,7 @@ import (
 const emfileChildEnv = "REACTOR_TEST_EMFILE_CHILD"
 
 // emfileChild serves echo with a file-descriptor limit only a few above what
-// it already uses, prints its port, and exits when stdin closes.
+// it already uses, prints its address, and exits when stdin closes.
 func emfileChild() {
 	ents, _ := os.ReadDir("/proc/self/fd")
 	limit := uint64(len(ents) + 12) // loop's epoll + eventfd + listener + a few connections
@@ -29,17 +26,7 @@ func emfileChild() {
 		fmt.Println("setrlimit:", err)
 		os.Exit(1)
 	}
-	s, err := loop.NewServer(loop.WithLoops(1))
-	if err != nil {
-		fmt.Println("server:", err)
-		os.Exit(1)
-	}
-	ln, err := s.Listen("tcp", "127.0.0.1:0", echoProto{})
-	if err != nil {
-		fmt.Println("listen:", err)
-		os.Exit(1)
-	}
-	fmt.Println(ln.Addr().(*net.TCPAddr).Port)
+	s := childEchoServer(loop.WithLoops(1))
 	io.Copy(io.Discard, os.Stdin)
 	s.Close()
 	os.Exit(0)
@@ -79,29 +66,8 @@ func TestEMFILE(t *testing.T) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("needs /proc to read the child's CPU time")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), emfileChildEnv+"=1")
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		stdin.Close()
-		cmd.Wait()
-	}()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("child: %v", err)
-	}
-	port, err := strconv.Atoi(strings.TrimSpace(line))
-	if err != nil {
-		t.Fatalf("child said %q", line)
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	child, addr := startChild(t, time.Minute, emfileChildEnv)
+	defer child.stop()
 
 	var served []net.Conn
 	var waiting net.Conn
@@ -122,14 +88,14 @@ func TestEMFILE(t *testing.T) {
 	}
 	t.Logf("server served %d connections, then hit its fd limit", len(served))
 
-	before := cpuTime(t, cmd.Process.Pid)
+	before := cpuTime(t, child.cmd.Process.Pid)
 	time.Sleep(time.Second)
 	for i, c := range served {
 		if !pingOK(c, 2*time.Second) {
 			t.Fatalf("open connection %d stopped being served under EMFILE", i)
 		}
 	}
-	if spent := cpuTime(t, cmd.Process.Pid) - before; spent > 200*time.Millisecond {
+	if spent := cpuTime(t, child.cmd.Process.Pid) - before; spent > 200*time.Millisecond {
 		t.Fatalf("server used %v of CPU in a second at its fd limit: it spins", spent)
 	}
 

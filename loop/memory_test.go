@@ -2,11 +2,9 @@ package loop_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -26,17 +24,7 @@ const memChildEnv = "REACTOR_TEST_MEM_CHILD"
 // for each line on stdin, prints "open heap rss": its open connections, its
 // heap and stack in use after a GC, and its resident set size.
 func memChild() {
-	s, err := loop.NewServer(loop.WithLoops(1), loop.WithIdleTimeout(5*time.Minute))
-	if err != nil {
-		fmt.Println("server:", err)
-		os.Exit(1)
-	}
-	ln, err := s.Listen("tcp", "127.0.0.1:0", echoProto{})
-	if err != nil {
-		fmt.Println("listen:", err)
-		os.Exit(1)
-	}
-	fmt.Println(ln.Addr().String())
+	s := childEchoServer(loop.WithLoops(1), loop.WithIdleTimeout(5*time.Minute))
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		runtime.GC()
@@ -67,29 +55,12 @@ func idleMemory(t testing.TB, n int) (heapPer, rssPer float64) {
 	if _, err := os.Stat("/proc/self/statm"); err != nil {
 		t.Skip("needs /proc")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), memChildEnv+"=1")
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		stdin.Close()
-		cmd.Wait()
-	}()
-	out := bufio.NewReader(stdout)
-	addrLine, err := out.ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
-	sa := sockaddrOf(t, strings.TrimSpace(addrLine))
+	child, addr := startChild(t, 2*time.Minute, memChildEnv)
+	defer child.stop()
+	sa := sockaddrOf(t, addr)
 	measure := func() (open int, heap, rss uint64) {
-		io.WriteString(stdin, "measure\n")
-		line, err := out.ReadString('\n')
+		io.WriteString(child.stdin, "measure\n")
+		line, err := child.out.ReadString('\n')
 		if err != nil {
 			t.Fatal(err)
 		}
