@@ -91,16 +91,9 @@ func (s *session) cmdRMD(arg string) {
 		s.reply(550, "Can't remove root directory.")
 		return
 	}
-	s.fsCall(func(r *os.Root) error {
-		fi, err := r.Lstat(rel(p))
-		if err == nil && !fi.IsDir() {
-			err = errNotDir
-		}
-		if err == nil {
-			err = r.Remove(rel(p))
-		}
-		return err
-	}, func() { s.reply(250, "Remove directory operation successful.") })
+	s.fsCall(func(r *os.Root) error { return removeKind(r, rel(p), true) }, func() {
+		s.reply(250, "Remove directory operation successful.")
+	})
 }
 
 func (s *session) cmdDELE(arg string) {
@@ -108,16 +101,27 @@ func (s *session) cmdDELE(arg string) {
 	if !ok || !s.writable() {
 		return
 	}
-	s.fsCall(func(r *os.Root) error {
-		fi, err := r.Lstat(rel(p))
-		if err == nil && fi.IsDir() {
-			err = errIsDir
-		}
-		if err == nil {
-			err = r.Remove(rel(p))
-		}
+	s.fsCall(func(r *os.Root) error { return removeKind(r, rel(p), false) }, func() {
+		s.reply(250, "Delete operation successful.")
+	})
+}
+
+// removeKind removes name if it is a directory and dir is true (RMD), or
+// is not one and dir is false (DELE), and fails with errNotDir or errIsDir
+// otherwise: os.Root.Remove alone would let DELE remove an empty directory
+// and RMD a file. A symlink is not followed, so it counts as a file. Disk
+// worker only.
+func removeKind(r *os.Root, name string, dir bool) error {
+	fi, err := r.Lstat(name)
+	switch {
+	case err != nil:
 		return err
-	}, func() { s.reply(250, "Delete operation successful.") })
+	case dir && !fi.IsDir():
+		return errNotDir
+	case !dir && fi.IsDir():
+		return errIsDir
+	}
+	return r.Remove(name)
 }
 
 func (s *session) cmdRNFR(arg string) {
@@ -165,10 +169,7 @@ func (s *session) cmdSIZE(arg string) {
 	}
 	var size int64
 	s.fsCall(func(r *os.Root) error {
-		fi, err := r.Stat(rel(p))
-		if err == nil && !fi.Mode().IsRegular() {
-			err = errNotRegular
-		}
+		fi, err := statRegular(r, rel(p))
 		if err == nil {
 			size = fi.Size()
 		}
@@ -183,15 +184,26 @@ func (s *session) cmdMDTM(arg string) {
 	}
 	var mt time.Time
 	s.fsCall(func(r *os.Root) error {
-		fi, err := r.Stat(rel(p))
-		if err == nil && !fi.Mode().IsRegular() {
-			err = errNotRegular
-		}
+		fi, err := statRegular(r, rel(p))
 		if err == nil {
 			mt = fi.ModTime()
 		}
 		return err
 	}, func() { s.reply(213, mt.UTC().Format("20060102150405")) })
+}
+
+// statRegular stats name, following a symlink, and fails with errNotRegular
+// unless it is a regular file: SIZE, MDTM and MFMT act on files only. Disk
+// worker only.
+func statRegular(r *os.Root, name string) (fs.FileInfo, error) {
+	fi, err := r.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, errNotRegular
+	}
+	return fi, nil
 }
 
 func (s *session) cmdMFMT(arg string) {
@@ -210,14 +222,10 @@ func (s *session) cmdMFMT(arg string) {
 		return
 	}
 	s.fsCall(func(r *os.Root) error {
-		fi, err := r.Stat(rel(p))
-		if err == nil && !fi.Mode().IsRegular() {
-			err = errNotRegular
+		if _, err := statRegular(r, rel(p)); err != nil {
+			return err
 		}
-		if err == nil {
-			err = r.Chtimes(rel(p), time.Time{}, mt)
-		}
-		return err
+		return r.Chtimes(rel(p), time.Time{}, mt)
 	}, func() { s.reply(213, "Modify="+ts+"; "+safe(p)) })
 }
 
