@@ -32,30 +32,13 @@ func processCPU(t testing.TB) time.Duration {
 func TestSlowReader(t *testing.T) {
 	const high, low = 256 << 10, 64 << 10
 	var maxQueued atomic.Int64
-	p := newRecorder()
-	p.onData = func(c *conn.Conn) {
-		b, _ := c.Next(0)
-		c.Write(b)
-		if q := int64(c.OutboundLen()); q > maxQueued.Load() {
-			maxQueued.Store(q)
-		}
-		if c.PeerClosed() {
-			c.Close()
-		}
-	}
+	p := queueEcho(&maxQueued)
 	_, addr := serve(t, p, loop.WithWriteWatermarks(high, low), loop.WithSocketBuffers(64<<10, 64<<10))
 	c := dial(t, addr)
 	c.SetReadBuffer(64 << 10)
 
 	data := testtool.Pattern(32<<20, 1)
-	sent := make(chan error, 1)
-	go func() {
-		_, err := c.Write(data)
-		if err == nil {
-			err = c.CloseWrite()
-		}
-		sent <- err
-	}()
+	sent := sendAndCloseWrite(c, data)
 
 	// The writer blocks once the server stops reading: wait for the queue to
 	// pass the high watermark, then hold still for a second.

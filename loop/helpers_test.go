@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -142,6 +143,46 @@ func dial(t testing.TB, addr string) *net.TCPConn {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c.(*net.TCPConn)
+}
+
+// queueEcho returns a recorder that echoes, closes once the peer
+// half-closed, and keeps in maxQueued the longest outbound queue it saw
+// after a write: what the slow-reader tests hold to the high watermark.
+func queueEcho(maxQueued *atomic.Int64) *recorder {
+	p := newRecorder()
+	p.onData = func(c *conn.Conn) {
+		b, _ := c.Next(0)
+		c.Write(b)
+		if q := int64(c.OutboundLen()); q > maxQueued.Load() {
+			maxQueued.Store(q)
+		}
+		if c.PeerClosed() {
+			c.Close()
+		}
+	}
+	return p
+}
+
+// halfCloser is a connection that can shut down its sending side alone: a
+// *net.TCPConn or a *tls.Conn.
+type halfCloser interface {
+	io.Writer
+	CloseWrite() error
+}
+
+// sendAndCloseWrite writes data to c and then half-closes it, on another
+// goroutine, and delivers the first failure, or nil, on the channel it
+// returns.
+func sendAndCloseWrite(c halfCloser, data []byte) <-chan error {
+	sent := make(chan error, 1)
+	go func() {
+		_, err := c.Write(data)
+		if err == nil {
+			err = c.CloseWrite()
+		}
+		sent <- err
+	}()
+	return sent
 }
 
 // echoCheck sends data over c in the given chunk sizes while reading the echo

@@ -87,29 +87,12 @@ func TestTLSEcho(t *testing.T) {
 func TestTLSSlowReader(t *testing.T) {
 	cert := testCert(t)
 	var maxQueued atomic.Int64
-	p := newRecorder()
-	p.onData = func(c *conn.Conn) {
-		b, _ := c.Next(0)
-		c.Write(b)
-		if q := int64(c.OutboundLen()); q > maxQueued.Load() {
-			maxQueued.Store(q)
-		}
-		if c.PeerClosed() {
-			c.Close()
-		}
-	}
+	p := queueEcho(&maxQueued)
 	const high = 256 << 10
 	_, addr := serve(t, p, loop.WithTLS(cert.ServerConfig()), loop.WithWriteWatermarks(high, 64<<10), loop.WithSocketBuffers(64<<10, 64<<10))
 	c := tlsDial(t, addr, cert.ClientConfig())
 	data := testtool.Pattern(16<<20, 3)
-	sent := make(chan error, 1)
-	go func() {
-		_, err := c.Write(data)
-		if err == nil {
-			err = c.CloseWrite()
-		}
-		sent <- err
-	}()
+	sent := sendAndCloseWrite(c, data)
 	waitFor(t, 10*time.Second, "the high watermark", func() bool { return maxQueued.Load() > high })
 	time.Sleep(200 * time.Millisecond)
 	select {
