@@ -33,6 +33,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"os/signal"
 	"syscall"
 	"time"
@@ -220,6 +221,19 @@ func run(ctx context.Context, cfg config) error {
 		return nil
 	}
 	return err
+}
+
+// childCommand is a copy of this program (self) in the child role kind
+// (-child kind) with cfg's protocol and folder, handed f as its file
+// descriptor 3: the process pattern's connection, the prefork pattern's
+// listening socket. It inherits the parent's stderr and, on Linux, dies
+// with it (childAttr).
+func childCommand(self, kind string, f *os.File, cfg config) *exec.Cmd {
+	cmd := exec.Command(self, "-child", kind, "-proto", string(cfg.proto), "-dir", cfg.dir)
+	cmd.ExtraFiles = []*os.File{f} // fd 3 in the child
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = childAttr()
+	return cmd
 }
 
 // logServeError logs a connection's error unless it is an ordinary end

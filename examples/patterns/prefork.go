@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"sync"
 	"time"
 
@@ -50,10 +49,7 @@ func servePrefork(ctx context.Context, ln net.Listener, cfg config) error {
 // start does not spin the parent).
 func superviseChild(ctx context.Context, self string, lf *os.File, cfg config, i int) error {
 	for ctx.Err() == nil {
-		cmd := exec.Command(self, "-child", "prefork", "-proto", string(cfg.proto), "-dir", cfg.dir)
-		cmd.ExtraFiles = []*os.File{lf} // fd 3 in the child
-		cmd.Stderr = os.Stderr
-		cmd.SysProcAttr = childAttr()
+		cmd := childCommand(self, "prefork", lf, cfg)
 		if err := cmd.Start(); err != nil {
 			return fmt.Errorf("prefork: child %d: %w", i, err)
 		}

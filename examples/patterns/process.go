@@ -65,10 +65,7 @@ func startConnChild(self string, c net.Conn, cfg config) (*exec.Cmd, error) {
 		return nil, fmt.Errorf("socket file: %w", err)
 	}
 	defer f.Close()
-	cmd := exec.Command(self, "-child", "conn", "-proto", string(cfg.proto), "-dir", cfg.dir)
-	cmd.ExtraFiles = []*os.File{f} // fd 3 in the child
-	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = childAttr()
+	cmd := childCommand(self, "conn", f, cfg)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start: %w", err)
 	}
