@@ -15,70 +15,66 @@ import (
 	"github.com/reactorkit/reactor/protocols/cloudhash"
 )
 
-func TestClientSeedSession(t *testing.T) {
-	s := startServer(t)
-	ctx := context.Background()
+// eachFraming runs test as a subtest per framing, each with its own client
+// of s dialled in that framing.
+func eachFraming(t *testing.T, s *cloudhash.Server, test func(t *testing.T, framing cloudhash.Framing, c *cloudhash.Client)) {
 	for _, tc := range []struct {
 		framing cloudhash.Framing
 		addr    net.Addr
 	}{{cloudhash.FramingLine, s.LineAddr()}, {cloudhash.FramingLength, s.LengthAddr()}} {
 		t.Run(tc.framing.String(), func(t *testing.T) {
-			c, err := cloudhash.Dial(ctx, tc.addr.String(), cloudhash.WithFraming(tc.framing))
+			c, err := cloudhash.Dial(context.Background(), tc.addr.String(), cloudhash.WithFraming(tc.framing))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			if err := c.Set(ctx, "prez", []byte("obama")); err != nil {
-				t.Fatal(err)
-			}
-			for key, want := range map[string]string{"prez": "obama", "vp": ""} {
-				got, err := c.Get(ctx, key)
-				if err != nil || string(got) != want {
-					t.Errorf("Get(%q) = %q, %v; want %q", key, got, err, want)
-				}
-			}
+			test(t, tc.framing, c)
 		})
 	}
+}
+
+func TestClientSeedSession(t *testing.T) {
+	ctx := context.Background()
+	eachFraming(t, startServer(t), func(t *testing.T, _ cloudhash.Framing, c *cloudhash.Client) {
+		if err := c.Set(ctx, "prez", []byte("obama")); err != nil {
+			t.Fatal(err)
+		}
+		for key, want := range map[string]string{"prez": "obama", "vp": ""} {
+			got, err := c.Get(ctx, key)
+			if err != nil || string(got) != want {
+				t.Errorf("Get(%q) = %q, %v; want %q", key, got, err, want)
+			}
+		}
+	})
 }
 
 // TestClientPipelinedConcurrent shares one client among many goroutines:
 // their requests are pipelined on one connection and every answer goes to
 // its own caller.
 func TestClientPipelinedConcurrent(t *testing.T) {
-	s := startServer(t)
 	ctx := context.Background()
-	for _, tc := range []struct {
-		framing cloudhash.Framing
-		addr    net.Addr
-	}{{cloudhash.FramingLine, s.LineAddr()}, {cloudhash.FramingLength, s.LengthAddr()}} {
-		t.Run(tc.framing.String(), func(t *testing.T) {
-			c, err := cloudhash.Dial(ctx, tc.addr.String(), cloudhash.WithFraming(tc.framing))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			var wg sync.WaitGroup
-			for g := range 32 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := range 100 {
-						key, val := fmt.Sprintf("%s-%d-%d", tc.framing, g, i%7), fmt.Sprintf("v%d.%d", g, i)
-						if err := c.Set(ctx, key, []byte(val)); err != nil {
-							t.Error(err)
-							return
-						}
-						got, err := c.Get(ctx, key)
-						if err != nil || string(got) != val {
-							t.Errorf("Get(%q) = %q, %v; want %q", key, got, err, val)
-							return
-						}
+	eachFraming(t, startServer(t), func(t *testing.T, framing cloudhash.Framing, c *cloudhash.Client) {
+		var wg sync.WaitGroup
+		for g := range 32 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 100 {
+					key, val := fmt.Sprintf("%s-%d-%d", framing, g, i%7), fmt.Sprintf("v%d.%d", g, i)
+					if err := c.Set(ctx, key, []byte(val)); err != nil {
+						t.Error(err)
+						return
 					}
-				}()
-			}
-			wg.Wait()
-		})
-	}
+					got, err := c.Get(ctx, key)
+					if err != nil || string(got) != val {
+						t.Errorf("Get(%q) = %q, %v; want %q", key, got, err, val)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	})
 }
 
 func TestClientErrors(t *testing.T) {
