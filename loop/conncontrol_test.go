@@ -47,15 +47,8 @@ func TestSetBusyHoldsDrain(t *testing.T) {
 	p := newRecorder()
 	var sc *conn.Conn
 	p.onOpen = func(c *conn.Conn) { sc = c; c.SetBusy(true) }
-	s, err := loop.NewServer(loop.WithLoops(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := s.Listen("tcp", "127.0.0.1:0", p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := dial(t, ln.Addr().String())
+	s, addr := serveUnmanaged(t, p, loop.WithLoops(1))
+	c := dial(t, addr)
 	<-p.opened
 	shut := make(chan error, 1)
 	go func() {

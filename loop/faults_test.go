@@ -307,15 +307,7 @@ func TestFaultShutdownUnderLoad(t *testing.T) {
 			c.Close()
 		}
 	}
-	s, err := loop.NewServer(loop.WithLoops(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := s.Listen("tcp", "127.0.0.1:0", p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
+	s, addr := serveUnmanaged(t, p, loop.WithLoops(2))
 	var wg sync.WaitGroup
 	var answers atomic.Int64
 	for i := range 50 {

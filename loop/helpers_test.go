@@ -45,6 +45,23 @@ func serve(t testing.TB, p loop.Protocol, opts ...loop.Option) (*loop.Server, st
 	return s, ln.Addr().String()
 }
 
+// serveUnmanaged starts a server with the given options and one TCP
+// listener on a free loopback port, as serve does, but leaves shutting it
+// down to the test: for the tests of Shutdown and the drain. It sets no
+// options of its own.
+func serveUnmanaged(t testing.TB, p loop.Protocol, opts ...loop.Option) (*loop.Server, string) {
+	t.Helper()
+	s, err := loop.NewServer(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := s.Listen("tcp", "127.0.0.1:0", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, ln.Addr().String()
+}
+
 func newServer(t testing.TB, opts ...loop.Option) *loop.Server {
 	t.Helper()
 	s, err := loop.NewServer(append([]loop.Option{loop.WithLoops(2), loop.WithPoisonReadBuffer(true)}, opts...)...)

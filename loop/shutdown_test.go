@@ -26,15 +26,8 @@ func TestShutdownDrainsLargeReply(t *testing.T) {
 		c.Discard(0)
 		c.Write(body)
 	}
-	s, err := loop.NewServer(loop.WithLoops(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := s.Listen("tcp", "127.0.0.1:0", p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := dial(t, ln.Addr().String())
+	s, addr := serveUnmanaged(t, p, loop.WithLoops(2))
+	c := dial(t, addr)
 	c.SetReadBuffer(64 << 10)
 	c.Write([]byte("get\n"))
 	got := make([]byte, 0, len(body))
@@ -84,15 +77,7 @@ func (shutdownNotice) OnShutdown(c *conn.Conn) { c.Write([]byte("421 bye\n")) }
 // when Shutdown starts are accepted and served, not reset; protocols get
 // OnShutdown; after Shutdown new connections are refused.
 func TestShutdownBacklogAndRefusal(t *testing.T) {
-	s, err := loop.NewServer(loop.WithLoops(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := s.Listen("tcp", "127.0.0.1:0", shutdownNotice{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
+	s, addr := serveUnmanaged(t, shutdownNotice{}, loop.WithLoops(1))
 	// Hold the loop so the next connections wait in the kernel's backlog.
 	release := make(chan struct{})
 	held := make(chan struct{})
@@ -146,15 +131,8 @@ func TestShutdownBacklogAndRefusal(t *testing.T) {
 func TestShutdownDeadline(t *testing.T) {
 	p := newRecorder()
 	p.onData = func(c *conn.Conn) {} // keeps input unconsumed: never drains
-	s, err := loop.NewServer(loop.WithLoops(2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := s.Listen("tcp", "127.0.0.1:0", p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := dial(t, ln.Addr().String())
+	s, addr := serveUnmanaged(t, p, loop.WithLoops(2))
+	c := dial(t, addr)
 	c.Write([]byte("half a frame"))
 	<-p.opened
 	time.Sleep(50 * time.Millisecond)
