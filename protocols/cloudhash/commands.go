@@ -3,8 +3,10 @@ package cloudhash
 import (
 	"crypto/subtle"
 	"fmt"
+	"maps"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -704,19 +706,10 @@ func cmdClientSetInfo(x *respExec, args [][]byte, _ *respScratch) {
 
 func cmdClientID(x *respExec, _ [][]byte, _ *respScratch) { x.int(x.s.id) }
 
-// sortedCommands returns the table's commands in name order, so COMMAND's
-// replies are stable.
-func (p *RESPProtocol) sortedCommands() []*command {
-	cmds := make([]*command, 0, len(p.commands))
-	for _, c := range p.commands {
-		cmds = append(cmds, c)
-	}
-	for i := 1; i < len(cmds); i++ {
-		for j := i; j > 0 && cmds[j].name < cmds[j-1].name; j-- {
-			cmds[j], cmds[j-1] = cmds[j-1], cmds[j]
-		}
-	}
-	return cmds
+// byName returns the commands of m (the table, or a container's
+// subcommands) in name order, so COMMAND's replies are stable.
+func byName(m map[string]*command) []*command {
+	return slices.SortedFunc(maps.Values(m), func(a, b *command) int { return strings.Compare(a.name, b.name) })
 }
 
 // appendCommandInfo appends c's COMMAND INFO entry in Redis 7's ten-field
@@ -738,7 +731,7 @@ func appendCommandInfo(out []byte, c *command) []byte {
 	}
 	out = codec.AppendArrayHeader(out, 0) // tips
 	out = codec.AppendArrayHeader(out, 0) // key specifications
-	subs := subcommandsOf(c)
+	subs := byName(c.sub)
 	out = codec.AppendArrayHeader(out, len(subs))
 	for _, s := range subs {
 		out = appendCommandInfo(out, s)
@@ -746,22 +739,9 @@ func appendCommandInfo(out []byte, c *command) []byte {
 	return out
 }
 
-func subcommandsOf(c *command) []*command {
-	var subs []*command
-	for _, s := range c.sub {
-		subs = append(subs, s)
-	}
-	for i := 1; i < len(subs); i++ {
-		for j := i; j > 0 && subs[j].name < subs[j-1].name; j-- {
-			subs[j], subs[j-1] = subs[j-1], subs[j]
-		}
-	}
-	return subs
-}
-
 // appendCommandDocs appends c's COMMAND DOCS map, flattened for RESP2.
 func appendCommandDocs(out []byte, c *command) []byte {
-	subs := subcommandsOf(c)
+	subs := byName(c.sub)
 	n := 3
 	if len(subs) > 0 {
 		n++
@@ -785,7 +765,7 @@ func appendCommandDocs(out []byte, c *command) []byte {
 }
 
 func cmdCommand(x *respExec, _ [][]byte, _ *respScratch) {
-	cmds := x.p.sortedCommands()
+	cmds := byName(x.p.commands)
 	x.array(len(cmds))
 	for _, c := range cmds {
 		x.out = appendCommandInfo(x.out, c)
@@ -798,7 +778,7 @@ func cmdCommandCount(x *respExec, _ [][]byte, _ *respScratch) { x.int(int64(len(
 // ones), or all of them when args is empty.
 func (p *RESPProtocol) commandsNamed(args [][]byte) []*command {
 	if len(args) == 0 {
-		return p.sortedCommands()
+		return byName(p.commands)
 	}
 	cmds := make([]*command, len(args))
 	for i, a := range args {
@@ -834,7 +814,7 @@ func cmdCommandDocs(x *respExec, args [][]byte, _ *respScratch) {
 }
 
 func cmdCommandList(x *respExec, _ [][]byte, _ *respScratch) {
-	cmds := x.p.sortedCommands()
+	cmds := byName(x.p.commands)
 	x.array(len(cmds))
 	for _, c := range cmds {
 		x.bulkString(c.name)
