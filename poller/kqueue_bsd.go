@@ -160,8 +160,12 @@ func (p *kqueue) Run(h Handler) error {
 		}
 		woken := false
 		// kqueue reports the read and write filters of one fd as separate
-		// events; merge neighbours so the handler sees one mask per fd.
-		pendingFD, pending := -1, Event(0)
+		// events; merge neighbours so the handler sees one mask per fd. The
+		// merged event is delivered only when the next fd's event comes up,
+		// after the previous fd's callback, which may have closed this fd
+		// and registered its number again: pendingReg remembers which
+		// registration the event was for.
+		pendingFD, pendingReg, pending := -1, (*kreg)(nil), Event(0)
 		for i := range n {
 			e := &p.events[i]
 			fd := int(e.Ident)
@@ -173,17 +177,21 @@ func (p *kqueue) Run(h Handler) error {
 				continue // a registration closed earlier in this pass
 			}
 			ev := neutral(int(e.Filter), int(e.Flags))
-			if fd == pendingFD {
+			if fd == pendingFD && p.regs[fd] == pendingReg {
 				pending |= ev
 				continue
 			}
 			if pendingFD >= 0 {
-				p.dispatch(h, pendingFD, pending)
+				p.dispatch(h, pendingFD, pendingReg, pending)
 			}
-			pendingFD, pending = fd, ev
+			if fd >= len(p.regs) || p.regs[fd] == nil || !sameRegistration(e, p.regs[fd]) {
+				pendingFD = -1 // that callback closed fd (and may have reused its number)
+				continue
+			}
+			pendingFD, pendingReg, pending = fd, p.regs[fd], ev
 		}
 		if pendingFD >= 0 {
-			p.dispatch(h, pendingFD, pending)
+			p.dispatch(h, pendingFD, pendingReg, pending)
 		}
 		if woken {
 			drainPipe(p.wakeR)
@@ -195,9 +203,10 @@ func (p *kqueue) Run(h Handler) error {
 	}
 }
 
-// dispatch calls h unless an earlier callback of this pass closed fd.
-func (p *kqueue) dispatch(h Handler, fd int, ev Event) {
-	if fd < len(p.regs) && p.regs[fd] != nil {
+// dispatch calls h unless an earlier callback of this pass closed fd's
+// registration r (and perhaps registered the number again).
+func (p *kqueue) dispatch(h Handler, fd int, r *kreg, ev Event) {
+	if fd < len(p.regs) && p.regs[fd] == r {
 		h.Ready(fd, ev)
 	}
 }
