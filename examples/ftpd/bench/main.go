@@ -89,7 +89,7 @@ func run(rounds, downloads int, size int64, nsessions, nidle int) error {
 
 	bin := filepath.Join(tmp, "ftpd")
 	if out, err := exec.Command("go", "build", "-o", bin, "./examples/ftpd").CombinedOutput(); err != nil {
-		return fmt.Errorf("building examples/ftpd (run from the module root): %v\n%s", err, out)
+		return fmt.Errorf("building examples/ftpd (run from the module root): %w\n%s", err, out)
 	}
 	names := []string{"reactor ftpd", "vsftpd", "pyftpdlib"}
 	tput := map[string][]float64{}
@@ -284,8 +284,12 @@ func oneSession(s *server) error {
 	if err := c.Login("anonymous", "bench@"); err != nil {
 		return err
 	}
-	if e, err := c.List("/list"); err != nil || len(e) != 20 {
-		return fmt.Errorf("LIST: %d entries, %v", len(e), err)
+	e, err := c.List("/list")
+	if err != nil {
+		return fmt.Errorf("LIST: %w", err)
+	}
+	if len(e) != 20 {
+		return fmt.Errorf("LIST: %d entries, want 20", len(e))
 	}
 	return nil
 }
