@@ -151,7 +151,7 @@ func TestSmokeEveryServer(t *testing.T) {
 			t.Errorf("TLS workload %s did not run", w.Name)
 		}
 	}
-	for _, want := range []string{"Which workloads apply", "n/a (serves 1 at once)", "RSS per idle conn", "n/a (no TLS)", "Negotiated with every server: TLS 1.3", "that TLS adds to the plain churn"} {
+	for _, want := range []string{"Which workloads apply", "n/a (serves 1 at once)", "RSS per idle conn", "n/a (no TLS)", "Negotiated with every server: TLS 1.3", "that TLS adds to the plain churn", "Load generator: **"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("table lacks %q", want)
 		}

@@ -288,6 +288,7 @@ func rerender(cfg config, stdout, stderr io.Writer) error {
 	if err := json.Unmarshal(b, &rep); err != nil {
 		return fmt.Errorf("-from %s: %w", cfg.from, err)
 	}
+	rep.judgeGenerators()
 	if cfg.jsonPath == "-" {
 		cfg.jsonPath = ""
 	}

@@ -71,6 +71,10 @@ type report struct {
 	Workloads []workload    `json:"workloads"`
 	Results   []result      `json:"results"`
 	Summary   []summary     `json:"summary"`
+	// Generator says, per throughput workload, whether the load generator
+	// was the bottleneck (see genSaturated). Recomputed from the summaries
+	// when a saved run is re-rendered: older files lack it.
+	Generator []genVerdict `json:"generator,omitempty"`
 }
 
 func newReport(cfg config, servers []*serverSpec, loads []workload, results []result, took, build time.Duration, loadBefore string) *report {
@@ -115,6 +119,7 @@ func newReport(cfg config, servers []*serverSpec, loads []workload, results []re
 			}
 		}
 	}
+	r.judgeGenerators()
 	return r
 }
 
@@ -330,24 +335,6 @@ func (r *report) markdown() string {
 		b.WriteString("\n")
 	}
 	return b.String()
-}
-
-// generatorNote says whether the load generator could drive the fastest
-// server: its own CPU per operation against that server's, and how busy
-// each was.
-func (r *report) generatorNote(w workload) string {
-	var fastest *summary
-	for i := range r.Summary {
-		s := &r.Summary[i]
-		if s.Workload == w.Name && s.Status == statusOK && (fastest == nil || s.OpsPerSec > fastest.OpsPerSec) {
-			fastest = s
-		}
-	}
-	if fastest == nil {
-		return ""
-	}
-	return fmt.Sprintf("Load generator at the fastest server (%s, %s %s/s): %.2f µs CPU/%s and %.2f cores busy, the server %.2f cores (it is limited to %d).",
-		r.label(fastest.Server), rate(fastest.OpsPerSec), w.Unit, fastest.GenCPUus, w.Unit, fastest.GenBusy, fastest.ServerBusy, r.Meta.ServerCPUs)
 }
 
 // tlsNote says what a TLS workload's connections negotiated.
