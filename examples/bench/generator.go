@@ -33,7 +33,8 @@ import (
 //     the fastest server needs", and it holds even when other load on the
 //     machine kept the generator below 0.9.
 //
-// Otherwise it is not the bottleneck: throughput is the server's. When it
+// Otherwise it is not the bottleneck: it had headroom, so throughput is
+// the server's limit (or the round trips' or the machine's). When it
 // is generator-bound, throughput and latency are "under this generator" and
 // the comparison to read is server CPU per operation, which does not depend
 // on how fast operations arrive.
@@ -203,7 +204,7 @@ func (r *report) generatorNote(w workload) string {
 	if v.Bound {
 		fmt.Fprintf(&b, ". Throughput here is the generator's limit; compare server CPU per %s.", w.Unit)
 	} else {
-		b.WriteString(". Throughput here is the servers'.")
+		b.WriteString(". It had headroom: throughput here is not its limit.")
 	}
 	return b.String()
 }
