@@ -66,6 +66,18 @@ type genJudgement struct {
 // Bound reports whether the generator limited the throughput measured.
 func (j genJudgement) Bound() bool { return j.Known && (j.Saturated || j.Short) }
 
+// Verdict says it in words: "generator-bound", "not the bottleneck" or,
+// when the figures were not recorded, "not judged".
+func (j genJudgement) Verdict() string {
+	switch {
+	case !j.Known:
+		return "not judged"
+	case j.Bound():
+		return "generator-bound"
+	}
+	return "not the bottleneck"
+}
+
 // judgeGenerator decides whether the generator was the bottleneck (see
 // genSaturated for the definition).
 func judgeGenerator(g genLoad) genJudgement {
@@ -89,13 +101,6 @@ func judgeGenerator(g genLoad) genJudgement {
 	return j
 }
 
-// Verdicts in genVerdict.Verdict.
-const (
-	verdictGenBound = "generator-bound"
-	verdictNotBound = "not the bottleneck"
-	verdictUnknown  = "not judged"
-)
-
 // genVerdict is the judgement of the load generator for one throughput
 // workload, as the report prints it and -json writes it.
 type genVerdict struct {
@@ -104,7 +109,7 @@ type genVerdict struct {
 	// OpsPerSec that server's rate.
 	Server    string  `json:"server"`
 	OpsPerSec float64 `json:"ops_per_sec"`
-	// Verdict is "generator-bound", "not the bottleneck" or "not judged".
+	// Verdict is genJudgement.Verdict; Cores is 0 when "not judged".
 	Verdict string `json:"verdict"`
 	Bound   bool   `json:"generator_bound"`
 	// Saturated and Short are the two reasons it can be bound.
@@ -146,21 +151,13 @@ func (r *report) judgeGenerators() {
 			GenBusy: fastest.GenBusy, GenCPUus: fastest.GenCPUus,
 			ServerBusy: fastest.ServerBusy, ServerCPUus: fastest.ServerCPUus,
 		})
-		v := genVerdict{
+		r.Generator = append(r.Generator, genVerdict{
 			Workload: w.Name, Server: fastest.Server, OpsPerSec: fastest.OpsPerSec,
-			Verdict: verdictUnknown, Bound: j.Bound(), Saturated: j.Saturated, Short: j.Short,
+			Verdict: j.Verdict(), Bound: j.Bound(), Saturated: j.Saturated, Short: j.Short,
 			BusyCores: fastest.GenBusy, Cores: j.Cores, NeedCores: j.Need,
 			ServerBusyCores: fastest.ServerBusy, ServerCores: r.Meta.ServerCPUs,
 			GenCPUus: fastest.GenCPUus, ServerCPUus: fastest.ServerCPUus,
-		}
-		switch {
-		case !j.Known:
-		case j.Bound():
-			v.Verdict = verdictGenBound
-		default:
-			v.Verdict = verdictNotBound
-		}
-		r.Generator = append(r.Generator, v)
+		})
 	}
 }
 
@@ -176,7 +173,7 @@ func (r *report) generatorNote(w workload) string {
 	if v == nil {
 		return ""
 	}
-	if v.Verdict == verdictUnknown {
+	if v.Cores == 0 {
 		return "Load generator: **not judged**: this run did not record the generator's CPU time or the machine's CPUs."
 	}
 	var b strings.Builder

@@ -87,6 +87,16 @@ func TestJudgeGenerator(t *testing.T) {
 				t.Errorf("known %v saturated %v short %v bound %v, want %v %v %v %v",
 					j.Known, j.Saturated, j.Short, j.Bound(), c.known, c.saturated, c.short, c.bound)
 			}
+			verdict := "not the bottleneck"
+			switch {
+			case !c.known:
+				verdict = "not judged"
+			case c.bound:
+				verdict = "generator-bound"
+			}
+			if j.Verdict() != verdict {
+				t.Errorf("verdict %q, want %q", j.Verdict(), verdict)
+			}
 			if math.Abs(j.Cores-c.cores) > 1e-9 || math.Abs(j.Need-c.need) > 1e-9 {
 				t.Errorf("cores %v need %v, want %v %v", j.Cores, j.Need, c.cores, c.need)
 			}
@@ -173,10 +183,10 @@ func TestOldResultsJudged(t *testing.T) {
 	if len(rep.Generator) != 2 {
 		t.Fatalf("-json has %d verdicts, want 2 (idle has none): %+v", len(rep.Generator), rep.Generator)
 	}
-	if v := rep.Generator[0]; v.Workload != "pingpong" || v.Verdict != verdictGenBound || !v.Bound || v.Cores != 1 {
+	if v := rep.Generator[0]; v.Workload != "pingpong" || v.Verdict != "generator-bound" || !v.Bound || v.Cores != 1 {
 		t.Errorf("pingpong: %+v", v)
 	}
-	if v := rep.Generator[1]; v.Workload != "churn" || v.Verdict != verdictUnknown || v.Bound {
+	if v := rep.Generator[1]; v.Workload != "churn" || v.Verdict != "not judged" || v.Bound {
 		t.Errorf("churn: %+v", v)
 	}
 }
