@@ -16,10 +16,10 @@ import (
 //
 // The cores the generator may use are the rest of the machine, as the issue
 // puts it: its loops, at most the CPUs less the ones the server is given
-// (GOMAXPROCS). Not the CPUs less what the server used, which would count as
-// the generator's the kernel's uncharged work and other people's load on a
-// shared machine. When the server may use every CPU they share the machine,
-// and the generator may use what the server left.
+// (GOMAXPROCS). Not the CPUs less what the server used: that would count
+// the kernel's uncharged work and other people's load on a shared machine
+// as cores the generator left idle. When the server may use every CPU they
+// share the machine, and the generator may use what the server left.
 //
 // It is generator-bound when either says it had no headroom:
 //
