@@ -461,9 +461,12 @@ type lister struct {
 // listChunk is the size lister.next aims for.
 const listChunk = 32 << 10
 
-// openLister reads the folder (or stats the file) vpath names. Disk worker
-// only.
-func openLister(r *os.Root, vpath string, style listStyle, facts factSet, write bool) (*lister, error) {
+// openLister reads the folder (or stats the file) vpath names, after
+// waiting delay (config.folderDelay; 0 outside tests). Disk worker only.
+func openLister(r *os.Root, vpath string, style listStyle, facts factSet, write bool, delay time.Duration) (*lister, error) {
+	if delay > 0 {
+		time.Sleep(delay)
+	}
 	l := &lister{style: style, facts: facts, write: write, now: time.Now()}
 	fi, err := r.Stat(rel(vpath))
 	if err != nil {
@@ -578,9 +581,9 @@ func (s *session) list(kind xferKind, style listStyle, arg string) {
 	if !ok || !s.needData() {
 		return
 	}
-	root, facts, write := s.acct.root, s.facts, s.acct.write
+	root, facts, write, delay := s.acct.root, s.facts, s.acct.write, s.srv.cfg.folderDelay
 	s.await(s.srv.disk, func() (func(), func()) {
-		l, err := openLister(root, p, style, facts, write)
+		l, err := openLister(root, p, style, facts, write, delay)
 		if err != nil {
 			return func() {
 				if style == styleFacts && errors.Is(err, errNotDir) {
@@ -614,9 +617,9 @@ func (s *session) statPath(arg string) {
 	if !ok {
 		return
 	}
-	root := s.acct.root
+	root, delay := s.acct.root, s.srv.cfg.folderDelay
 	s.await(s.srv.disk, func() (func(), func()) {
-		l, err := openLister(root, p, styleLong, 0, false)
+		l, err := openLister(root, p, styleLong, 0, false, delay)
 		if err != nil {
 			return func() { s.reply(550, "Failed to list: "+errReply(err)) }, nil
 		}

@@ -64,6 +64,12 @@ type config struct {
 
 	shutdownGrace time.Duration
 
+	// folderDelay is for tests only (set through export_test.go): each
+	// folder a disk worker opens to list first waits this long, as on a
+	// cold disk, so that a listing done on the loop by mistake would stall
+	// it visibly.
+	folderDelay time.Duration
+
 	tls          *tls.Config   // AUTH TLS is served when set; the caller's, cloned by New
 	requireTLS   bool          // no login before AUTH TLS, no transfer before PROT P
 	requireReuse bool          // TLS data connections must resume the control's session
