@@ -236,32 +236,30 @@ func (c *client) closed() bool {
 	return err != nil && !errors.Is(err, os.ErrDeadlineExceeded)
 }
 
-// epsv opens a passive data connection with EPSV.
-func (c *client) epsv() net.Conn {
+// passiveAddr sends PASV or EPSV (cmd) and returns the address the reply
+// gives to connect to.
+func (c *client) passiveAddr(cmd string) string {
 	c.t.Helper()
-	text := c.expect("EPSV", 229)
+	if cmd == "PASV" {
+		addr, err := parse227(c.expect("PASV", 227))
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		return addr
+	}
+	text := c.expect(cmd, 229)
 	i := strings.Index(text, "(|||")
 	j := strings.LastIndex(text, "|)")
 	if i < 0 || j < i {
 		c.t.Fatalf("EPSV reply %q", text)
 	}
 	host, _, _ := net.SplitHostPort(c.conn.RemoteAddr().String())
-	d, err := net.DialTimeout("tcp", net.JoinHostPort(host, text[i+4:j]), opTimeout)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.t.Cleanup(func() { d.Close() })
-	return d
+	return net.JoinHostPort(host, text[i+4:j])
 }
 
-// pasv opens a passive data connection with PASV.
-func (c *client) pasv() net.Conn {
+// dialData opens a data connection to addr, closed at cleanup.
+func (c *client) dialData(addr string) net.Conn {
 	c.t.Helper()
-	text := c.expect("PASV", 227)
-	addr, err := parse227(text)
-	if err != nil {
-		c.t.Fatal(err)
-	}
 	d, err := net.DialTimeout("tcp", addr, opTimeout)
 	if err != nil {
 		c.t.Fatal(err)
@@ -269,6 +267,12 @@ func (c *client) pasv() net.Conn {
 	c.t.Cleanup(func() { d.Close() })
 	return d
 }
+
+// epsv opens a passive data connection with EPSV.
+func (c *client) epsv() net.Conn { return c.dialData(c.passiveAddr("EPSV")) }
+
+// pasv opens a passive data connection with PASV.
+func (c *client) pasv() net.Conn { return c.dialData(c.passiveAddr("PASV")) }
 
 // parse227 reads the address of a 227 reply.
 func parse227(text string) (string, error) {

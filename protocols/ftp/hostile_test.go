@@ -3,9 +3,11 @@ package ftp_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -155,6 +157,42 @@ func TestHostile(t *testing.T) {
 	}
 	c.Quit()
 	waitFor(t, "sessions to end", func() bool { return ts.srv.Sessions() == 0 })
+}
+
+// TestPassiveDataOnlyFromClient: a connection to a passive port from
+// another address than the control connection's is reset without getting
+// a byte of the transfer waiting there (RFC 2577 §3, as vsftpd's
+// pasv_promiscuous=NO); the client's own connection then gets it all.
+func TestPassiveDataOnlyFromClient(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, serverConfig{})
+	body := testtool.Pattern(256<<10, 16)
+	ts.write(t, "f", body)
+	foreign := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: opTimeout}
+	for _, cmd := range []string{"PASV", "EPSV"} {
+		t.Run(cmd, func(t *testing.T) {
+			c := userClient(t, ts)
+			addr := c.passiveAddr(cmd)
+			c.expect1("RETR f") // 150: the transfer waits for its connection
+			fc, err := foreign.Dial("tcp", addr)
+			if err != nil {
+				t.Skipf("cannot connect from 127.0.0.2: %v", err)
+			}
+			defer fc.Close()
+			fc.SetReadDeadline(time.Now().Add(opTimeout))
+			n, err := io.Copy(io.Discard, fc)
+			if n != 0 || errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("the connection from 127.0.0.2 got %d bytes, then %v; want a reset or close and no data", n, err)
+			}
+			d := c.dialData(addr)
+			d.SetReadDeadline(time.Now().Add(opTimeout))
+			got, err := io.ReadAll(d)
+			if err != nil || !bytes.Equal(got, body) {
+				t.Fatalf("the client's own connection got %d bytes, %v", len(got), err)
+			}
+			c.expectReply(226)
+		})
+	}
 }
 
 // oneSession logs in anonymously, lists, downloads and checks a file, and
