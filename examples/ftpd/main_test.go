@@ -9,15 +9,18 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	jftp "github.com/jlaffaye/ftp"
 	"go.uber.org/goleak"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/reactorkit/reactor/internal/testtool"
 	"github.com/reactorkit/reactor/tlscert"
@@ -83,25 +86,174 @@ func TestServesFolderReadOnly(t *testing.T) {
 	}
 }
 
+// TestUserAndFlags: -user and -users accounts, -anonymous=false, and the
+// limits: PASV announces -public-ip (not the address connected to) with a
+// port of -passive-ports, the session over -max-per-ip or -max-sessions
+// gets 421, and idle sessions get 421 after -idle-timeout.
 func TestUserAndFlags(t *testing.T) {
-	root := t.TempDir()
-	addr, out := start(t, "-root", root, "-anonymous=false", "-user", "alice", "-pass", "pw",
-		"-passive-ports", "40100-40199", "-public-ip", "127.0.0.1", "-max-sessions", "5", "-max-per-ip", "5", "-idle-timeout", "1m")
-	if !strings.Contains(out.String(), "curl -u alice:PASSWORD") {
-		t.Errorf("output %q", out)
-	}
-	c, err := jftp.Dial(addr.String(), jftp.DialWithTimeout(10*time.Second), jftp.DialWithDisabledEPSV(true))
+	root, bobRoot := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(bobRoot, "bob.txt"), []byte("bob's\n"), 0o644)
+	hash, err := bcrypt.GenerateFromPassword([]byte("bob-pw"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Quit()
-	if err := c.Login("anonymous", "x"); err == nil {
-		t.Fatal("anonymous login with -anonymous=false")
+	users := filepath.Join(t.TempDir(), "users")
+	os.WriteFile(users, []byte("bob:"+string(hash)+":"+bobRoot+":ro\n"), 0o600)
+	const (
+		lo, hi      = 40100, 40199
+		maxPerIP    = 3
+		maxSessions = 5
+		idle        = time.Second
+	)
+	addr, out := start(t, "-root", root, "-anonymous=false", "-user", "alice", "-pass", "pw", "-users", users,
+		"-passive-ports", fmt.Sprintf("%d-%d", lo, hi), "-public-ip", "10.9.8.7", "-max-sessions", strconv.Itoa(maxSessions),
+		"-max-per-ip", strconv.Itoa(maxPerIP), "-idle-timeout", idle.String())
+	if !strings.Contains(out.String(), "curl -u alice:PASSWORD") {
+		t.Errorf("output %q", out)
 	}
-	if err := c.Login("alice", "pw"); err != nil {
+
+	// -max-per-ip: one session more than allowed from 127.0.0.1 gets 421;
+	// -max-sessions: so does one more than allowed in all, from 127.0.0.2.
+	var idlers []*textproto.Conn
+	for _, from := range []struct {
+		ip       string
+		sessions int    // greeted with 220
+		refused  string // the 421 of the next one
+	}{
+		{"127.0.0.1", maxPerIP, "too many connections from your internet address"},
+		{"127.0.0.2", maxSessions - maxPerIP, "too many connected users"},
+	} {
+		for range from.sessions {
+			c, code, msg := session(t, from.ip, addr.String())
+			if code != 220 {
+				t.Fatalf("session %d: %d %s", len(idlers)+1, code, msg)
+			}
+			idlers = append(idlers, c)
+		}
+		if _, code, msg := session(t, from.ip, addr.String()); code != 421 || !strings.Contains(msg, from.refused) {
+			t.Fatalf("one session more from %s: %d %s, want 421 %s", from.ip, code, msg, from.refused)
+		}
+	}
+	connected := time.Now()
+	// -idle-timeout: those sessions, which sent nothing, get 421 once it
+	// has passed.
+	for _, c := range idlers {
+		code, msg, err := c.ReadResponse(421)
+		if err != nil || !strings.Contains(msg, "Timeout") {
+			t.Fatalf("idle session: %d %s, %v", code, msg, err)
+		}
+	}
+	if waited := time.Since(connected); waited < idle/2 {
+		t.Fatalf("idle sessions closed after %v, with -idle-timeout %v", waited, idle)
+	}
+
+	// -public-ip and -passive-ports: PASV names 10.9.8.7 (which the test
+	// does not connect to), EPSV only the port.
+	c := greeted(t, addr.String())
+	for _, step := range []struct {
+		cmd  string
+		code int
+	}{{"USER alice", 331}, {"PASS pw", 230}, {"PASV", 227}, {"EPSV", 229}} {
+		id, err := c.Cmd("%s", step.cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.StartResponse(id)
+		_, msg, err := c.ReadResponse(step.code)
+		c.EndResponse(id)
+		if err != nil {
+			t.Fatalf("%s: %v", step.cmd, err)
+		}
+		var port int
+		switch step.code {
+		case 227:
+			var p1, p2 int
+			if _, err := fmt.Sscanf(msg[strings.Index(msg, "("):], "(10,9,8,7,%d,%d)", &p1, &p2); err != nil {
+				t.Fatalf("PASV: %q does not announce -public-ip: %v", msg, err)
+			}
+			port = p1<<8 | p2
+		case 229:
+			if _, err := fmt.Sscanf(msg[strings.Index(msg, "("):], "(|||%d|)", &port); err != nil {
+				t.Fatalf("EPSV: %q: %v", msg, err)
+			}
+		default:
+			continue
+		}
+		if port < lo || port > hi {
+			t.Fatalf("%s: port %d outside -passive-ports %d-%d", step.cmd, port, lo, hi)
+		}
+	}
+	c.Close()
+
+	// -users: bob logs in to his own root, read-only.
+	bob := dialJ(t, addr)
+	if err := bob.Login("bob", "bob-pw"); err != nil {
 		t.Fatal(err)
 	}
-	store(t, c, root, "up.txt", "data")
+	if got := retrieve(t, bob, "bob.txt"); got != "bob's\n" {
+		t.Fatalf("bob.txt: %q", got)
+	}
+	if err := bob.Stor("x", strings.NewReader("x")); err == nil {
+		t.Fatal("read-only upload succeeded")
+	}
+	bob.Quit()
+
+	// -user, -anonymous=false.
+	alice := dialJ(t, addr)
+	defer alice.Quit()
+	if err := alice.Login("anonymous", "x"); err == nil {
+		t.Fatal("anonymous login with -anonymous=false")
+	}
+	if err := alice.Login("alice", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	store(t, alice, root, "up.txt", "data")
+}
+
+// session opens a control connection from the local address ip to addr
+// and reads its greeting.
+func session(t *testing.T, ip, addr string) (*textproto.Conn, int, string) {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 10 * time.Second}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	c := textproto.NewConn(nc)
+	code, msg, err := c.ReadResponse(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, code, msg
+}
+
+// greeted opens a control connection that the server greets with 220,
+// trying again for a while as long as it answers 421: the server counts a
+// session out of its limits only once it has seen its close.
+func greeted(t *testing.T, addr string) *textproto.Conn {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		c, code, msg := session(t, "127.0.0.1", addr)
+		if code == 220 {
+			return c
+		}
+		c.Close()
+		if code != 421 || time.Now().After(deadline) {
+			t.Fatalf("greeting %d %s", code, msg)
+		}
+	}
+}
+
+// dialJ connects a jlaffaye client to addr.
+func dialJ(t *testing.T, addr net.Addr) *jftp.ServerConn {
+	t.Helper()
+	c, err := jftp.Dial(addr.String(), jftp.DialWithTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func TestBadFlags(t *testing.T) {
