@@ -348,7 +348,7 @@ func (s *session) store(kind xferKind, arg string) {
 		return
 	}
 	if p == "/" {
-		s.reply(550, "Failed to open file: Is a directory.")
+		s.reply(553, "Could not create file: Is a directory.")
 		return
 	}
 	off := s.restart
@@ -359,11 +359,7 @@ func (s *session) store(kind xferKind, arg string) {
 		f, final, err := openUpload(root, kind, p, off, arg == "")
 		if err != nil {
 			return func() {
-				if kind == xStou && errors.Is(err, errExist) {
-					s.reply(450, "No usable unique file name found.")
-					return
-				}
-				s.replyOpenError(err)
+				s.replyUploadError(kind, err)
 			}, nil
 		}
 		return func() {
@@ -375,6 +371,23 @@ func (s *session) store(kind xferKind, arg string) {
 			s.startTransfer(x, msg)
 		}, func() { f.Close() }
 	})
+}
+
+// replyUploadError answers a failed open of an upload's file. When the
+// system refused to open or create it (a missing folder, a folder in its
+// place, no permission, a read-only file system), the reply is vsftpd's
+// 553 "Could not create file"; a name os.Root refuses because it leads
+// outside the root stays a 550, as it is for every command.
+func (s *session) replyUploadError(kind xferKind, err error) {
+	var errno syscall.Errno
+	switch {
+	case kind == xStou && errors.Is(err, errExist):
+		s.reply(450, "No usable unique file name found.")
+	case errors.As(err, &errno):
+		s.reply(553, "Could not create file: "+errReply(err))
+	default:
+		s.replyOpenError(err)
+	}
 }
 
 // openUpload opens or creates the file of STOR, APPE or STOU; it returns
