@@ -171,6 +171,15 @@ func TestPyftpdlibAuthentication(t *testing.T) {
 	})
 }
 
+// featPlain and featTLS are the whole FEAT reply, as readReply returns it,
+// of a server without and with TLS: every feature served, in order.
+const (
+	featPlain = "Features:\n EPRT\n EPSV\n MDTM\n MFMT\n MLST type*;perm*;size*;modify*;unique*;unix.mode;unix.uid;unix.gid;\n" +
+		" REST STREAM\n SIZE\n TVFS\n UTF8\nEnd"
+	featTLS = "Features:\n AUTH TLS\n EPRT\n EPSV\n MDTM\n MFMT\n MLST type*;perm*;size*;modify*;unique*;unix.mode;unix.uid;unix.gid;\n" +
+		" PBSZ\n PROT\n REST STREAM\n SIZE\n TVFS\n UTF8\nEnd"
+)
+
 // TestPyftpdlibDummyCmds: class TestFtpDummyCmds (TYPE, STRU, MODE, NOOP,
 // SYST, ALLO, HELP, SITE, REST errors, FEAT, OPTS).
 func TestPyftpdlibDummyCmds(t *testing.T) {
@@ -214,8 +223,15 @@ func TestPyftpdlibDummyCmds(t *testing.T) {
 		{name: "rest", run: one(step{"REST", 501, ""}, step{"REST str", 501, ""}, step{"REST -1", 501, ""},
 			step{"REST 10.1", 501, ""}, step{"REST 10", 350, ""}, step{"TYPE a", 200, ""},
 			step{"REST 10", 501, "not allowed in ASCII mode"})},
-		{name: "feat", run: one(step{"FEAT", 211, "UTF8"}, step{"FEAT", 211, "TVFS"},
-			step{"FEAT", 211, "EPSV"}, step{"FEAT", 211, "REST STREAM"})},
+		{name: "feat (the whole reply, before and after login)", run: func(t *testing.T, ts *testServer) {
+			c := dialClient(t, ts.addr)
+			for _, when := range []string{"before login", "after login"} {
+				if got := c.expect("FEAT", 211); got != featPlain {
+					t.Fatalf("FEAT %s:\n%s\nwant\n%s", when, got, featPlain)
+				}
+				c.login(testUser, testPass)
+			}
+		}},
 		{name: "opts_feat", run: func(t *testing.T, ts *testServer) {
 			c := userClient(t, ts)
 			c.steps(step{"OPTS MLST bad_fact", 501, ""}, step{"OPTS MLST type ;", 501, ""},

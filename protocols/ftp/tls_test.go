@@ -186,11 +186,8 @@ func TestTLSFTPSCommands(t *testing.T) {
 	cfg := ts.clientTLS(nil)
 
 	c := dialClient(t, ts.addr)
-	feat := c.expect("FEAT", 211)
-	for _, f := range []string{" AUTH TLS", " PBSZ", " PROT"} {
-		if !strings.Contains(feat, "\n"+f+"\n") {
-			t.Errorf("FEAT lacks %q:\n%s", f, feat)
-		}
+	if feat := c.expect("FEAT", 211); feat != featTLS {
+		t.Errorf("FEAT:\n%s\nwant\n%s", feat, featTLS)
 	}
 	c.expect("PBSZ 0", 503)
 	c.expect("PROT P", 503)
@@ -204,6 +201,9 @@ func TestTLSFTPSCommands(t *testing.T) {
 	c.expect("PROT X", 504)
 	c.expect("PROT P", 200)
 	c.login(testUser, testPass)
+	if feat := c.expect("FEAT", 211); feat != featTLS {
+		t.Errorf("FEAT after AUTH TLS and login:\n%s\nwant\n%s", feat, featTLS)
+	}
 	if stat := c.expect("STAT", 211); !strings.Contains(stat, "Control connection: TLS 1.3") || !strings.Contains(stat, "data connections: Private") {
 		t.Errorf("STAT:\n%s", stat)
 	}
