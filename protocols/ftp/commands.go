@@ -341,11 +341,10 @@ func (s *session) cmdREST(arg string) {
 	switch {
 	case err != nil || n < 0:
 		s.reply(501, "Invalid REST parameter.")
-	case !s.binary && n != 0:
-		// What a byte offset means after CR LF conversion is ill-defined
-		// (pyftpdlib refuses it too).
-		s.reply(501, "Resuming transfers not allowed in ASCII mode.")
 	default:
+		// In ASCII mode too, as vsftpd: the offset counts bytes of the
+		// file, not of the converted stream (what SIZE answers, which is
+		// what clients resuming a transfer take it from).
 		s.restart = n
 		s.reply(350, "Restart position accepted ("+arg+").")
 	}

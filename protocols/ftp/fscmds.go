@@ -276,7 +276,7 @@ func (s *session) cmdRETR(arg string) {
 			x := &transfer{kind: xRetr, vpath: p, ascii: ascii, file: f, offset: off, size: size}
 			mode := "BINARY"
 			if ascii {
-				x.prod = &asciiReader{f: f}
+				x.prod = &asciiReader{f: f, off: off}
 				x.file = nil
 				mode = "ASCII"
 			}

@@ -471,10 +471,12 @@ func (s *session) userName() string {
 	return s.user
 }
 
-// asciiReader is the producer of an ASCII download: the file with LF turned
+// asciiReader is the producer of an ASCII download: the file from off (the
+// REST offset, a byte offset in the file as vsftpd has it) with LF turned
 // into CR LF.
 type asciiReader struct {
 	f      *os.File
+	off    int64 // where the next read starts
 	buf    []byte
 	out    []byte
 	prevCR bool
@@ -483,8 +485,18 @@ type asciiReader struct {
 func (r *asciiReader) next() ([]byte, bool, error) {
 	if r.buf == nil {
 		r.buf = make([]byte, 32<<10)
+		if r.off > 0 {
+			// An LF right after the offset ends a CR LF the client has the
+			// CR of already: it must not get another.
+			n, err := r.f.ReadAt(r.buf[:1], r.off-1)
+			if err != nil && err != io.EOF {
+				return nil, false, err
+			}
+			r.prevCR = n == 1 && r.buf[0] == '\r'
+		}
 	}
-	n, err := r.f.Read(r.buf)
+	n, err := r.f.ReadAt(r.buf, r.off)
+	r.off += int64(n)
 	r.out, r.prevCR = toCRLF(r.out[:0], r.buf[:n], r.prevCR)
 	if err == io.EOF {
 		return r.out, true, nil
