@@ -30,6 +30,13 @@
 // failed logins delayed and counted, command lines bounded, sessions
 // capped in total and per address.
 //
+// Before login a session is served USER, PASS, QUIT, SYST, FEAT, OPTS,
+// HELP, NOOP and AUTH, and five more that give nothing away: REIN (it only
+// returns to that state), ACCT (answered 502), and PBSZ, PROT and CCC,
+// which curl sends right after AUTH TLS, before USER, and vsftpd serves
+// there too (without TLS they answer 503 or 533). Every other command,
+// STAT and SITE HELP included, gets 530.
+//
 // FTPS, explicit (RFC 4217), is served when WithTLS gives a certificate:
 // AUTH TLS (or SSL) turns the control connection into TLS right after the
 // 234 reply, PBSZ 0 and PROT P put each data connection under TLS too, the
