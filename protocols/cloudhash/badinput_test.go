@@ -184,22 +184,27 @@ const (
 
 // checkBounded runs round warmRounds+measuredRounds times against s and
 // checks that the server holds no more after the last rounds than after
-// the warm-up ones: its open connections return to what they were before,
-// and the heap grows by at most heapSlack, far below the bytes the server
+// the warm-up ones: its open connections and armed timers return to what
+// they were before, and the heap grows by at most heapSlack, far below the bytes the server
 // read in between.
 func checkBounded(t *testing.T, s *cloudhash.Server, round func()) {
 	t.Helper()
 	stats := func() loop.LoopStats { return s.Loops().Stats().Total }
-	baseline := stats().Open
+	before := stats()
 	// settle waits for the server to close the rounds' connections, then
-	// returns the heap in use after collecting (twice, so sync.Pools are
-	// emptied too) and the bytes the server has read so far.
+	// checks that no timer of theirs is left armed (one would hold its
+	// connection until it fires), and returns the heap in use after
+	// collecting (twice, so sync.Pools are emptied too) and the bytes the
+	// server has read so far.
 	settle := func() (heap, read uint64) {
 		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); stats().Open != baseline; time.Sleep(10 * time.Millisecond) {
+		for deadline := time.Now().Add(10 * time.Second); stats().Open != before.Open; time.Sleep(10 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Fatalf("open connections: %d, want %d as before the bad input", stats().Open, baseline)
+				t.Fatalf("open connections: %d, want %d as before the bad input", stats().Open, before.Open)
 			}
+		}
+		if timers := stats().Timers; timers != before.Timers {
+			t.Errorf("timers armed: %d, want %d as before the bad input", timers, before.Timers)
 		}
 		runtime.GC()
 		runtime.GC()

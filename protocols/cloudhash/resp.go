@@ -127,9 +127,10 @@ const (
 // respSession is one connection's state; loop goroutine only.
 type respSession struct {
 	state  respState
-	authed bool   // AUTH or HELLO AUTH succeeded, or no password is set
-	id     int64  // CLIENT ID; immutable
-	name   string // CLIENT SETNAME
+	authed bool      // AUTH or HELLO AUTH succeeded, or no password is set
+	id     int64     // CLIENT ID; immutable
+	name   string    // CLIENT SETNAME
+	linger lingering // while respLingering
 }
 
 // respAction is what a command asks of the connection after its reply.
@@ -184,9 +185,13 @@ func (p *RESPProtocol) OnOpen(c *conn.Conn) {
 	c.SetContext(&respSession{id: p.nextID.Add(1), authed: p.cfg.password == ""})
 }
 
-// OnClose counts the connection out. Runs on the connection's loop.
+// OnClose counts the connection out, and stops its timeout if it was
+// lingering. Runs on the connection's loop.
 func (p *RESPProtocol) OnClose(c *conn.Conn, err error) {
 	p.clients.Add(-1)
+	if s, ok := c.Context().(*respSession); ok {
+		s.linger.stop()
+	}
 }
 
 // OnData executes every complete command and writes their replies once.
@@ -258,7 +263,7 @@ func (p *RESPProtocol) serve(c *conn.Conn) {
 	switch {
 	case act == actReject && !c.PeerClosed():
 		s.state = respLingering
-		lingerClose(c)
+		s.linger.lingerClose(c)
 	case done:
 		c.Close()
 	case act == actSave:
