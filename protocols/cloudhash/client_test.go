@@ -3,8 +3,10 @@ package cloudhash_test
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -50,7 +52,8 @@ func TestClientSeedSession(t *testing.T) {
 
 // TestClientPipelinedConcurrent shares one client among many goroutines:
 // their requests are pipelined on one connection and every answer goes to
-// its own caller.
+// its own caller. (A lock-step client would pass this too;
+// TestClientPipelinesBeforeAnswers is the one that needs the pipelining.)
 func TestClientPipelinedConcurrent(t *testing.T) {
 	ctx := context.Background()
 	eachFraming(t, startServer(t), func(t *testing.T, framing cloudhash.Framing, c *cloudhash.Client) {
@@ -75,6 +78,102 @@ func TestClientPipelinedConcurrent(t *testing.T) {
 		}
 		wg.Wait()
 	})
+}
+
+// TestClientPipelinesBeforeAnswers: a fake server reads pipelineDepth
+// requests before it answers any, so only a client that has them all in
+// flight on its one connection at once gets its answers. A lock-step
+// client (one request at a time, the next after the answer) never sends
+// the second request, and its calls time out. Each answer names its key,
+// so one matched to the wrong call shows too.
+func TestClientPipelinesBeforeAnswers(t *testing.T) {
+	const pipelineDepth = 16
+	for _, framing := range []cloudhash.Framing{cloudhash.FramingLine, cloudhash.FramingLength} {
+		t.Run(framing.String(), func(t *testing.T) {
+			// Generous for a loaded machine; it also ends a lock-step
+			// client's calls together rather than one timeout after another.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			served := make(chan error, 1)
+			go func() { served <- answerAfterAll(ln, framing, pipelineDepth) }()
+			defer func() {
+				ln.Close()
+				if err := <-served; err != nil {
+					t.Errorf("fake server: %v", err)
+				}
+			}()
+			c, err := cloudhash.Dial(ctx, ln.Addr().String(), cloudhash.WithFraming(framing), cloudhash.WithTimeout(time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			var wg sync.WaitGroup
+			for i := range pipelineDepth {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					key := fmt.Sprintf("key%d", i)
+					if got, err := c.Get(ctx, key); err != nil || string(got) != "value of "+key {
+						t.Errorf("Get(%q) = %q, %v; want %q", key, got, err, "value of "+key)
+					}
+				}()
+			}
+			wg.Wait()
+		})
+	}
+}
+
+// answerAfterAll accepts one connection on ln, reads n GET requests in
+// framing, and only then answers them, in order, each with "value of"
+// and its key.
+func answerAfterAll(ln net.Listener, framing cloudhash.Framing, n int) error {
+	c, err := ln.Accept()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(15 * time.Second))
+	r := bufio.NewReader(c)
+	var answers []byte
+	for i := range n {
+		var req string
+		if framing == cloudhash.FramingLength {
+			var hdr [4]byte
+			if _, err = io.ReadFull(r, hdr[:]); err == nil {
+				b := make([]byte, binary.LittleEndian.Uint32(hdr[:]))
+				_, err = io.ReadFull(r, b)
+				req = string(b)
+			}
+		} else {
+			req, err = r.ReadString('\n')
+			req = strings.TrimSuffix(req, "\n")
+		}
+		if err != nil {
+			return fmt.Errorf("reading request %d of %d before answering: %w", i+1, n, err)
+		}
+		key, ok := strings.CutPrefix(req, "GET ")
+		if !ok {
+			return fmt.Errorf("request %q, want a GET", req)
+		}
+		if framing == cloudhash.FramingLength {
+			answers = append(answers, lengthFrame("value of "+key)...)
+		} else {
+			answers = append(answers, "value of "+key+"\n"...)
+		}
+	}
+	if _, err := c.Write(answers); err != nil {
+		return err
+	}
+	// Wait for the client to close, so it reads every answer first.
+	_, err = r.ReadByte()
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	return fmt.Errorf("after the answers: %w", err)
 }
 
 func TestClientErrors(t *testing.T) {
