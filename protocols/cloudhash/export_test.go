@@ -5,3 +5,7 @@ package cloudhash
 func WithIOTrace(fn func(event string)) Option {
 	return func(c *config) { c.trace = fn }
 }
+
+// LingerTimeout is how long a connection rejected for bad input lingers at
+// most before it closes.
+const LingerTimeout = lingerTimeout
