@@ -87,7 +87,7 @@ func TestSlowPeers(t *testing.T) {
 			line, _ := c.Next(i + 1)
 			switch {
 			case bytes.HasPrefix(line, []byte("flood")):
-				c.Write(make([]byte, 8<<20)) // for the peer that never reads
+				c.Write(make([]byte, 2<<20)) // for the peer that never reads: far more than the socket buffers hold
 			default:
 				c.Write(line)
 			}
@@ -127,23 +127,29 @@ func TestSlowPeers(t *testing.T) {
 			}
 		})
 	}
-	var bad []net.Conn
+	var slowLived []<-chan time.Duration
 	for range each {
-		slow := dial(t, addr)
-		go func() {
-			for range 100 {
-				if _, err := slow.Write([]byte("s")); err != nil {
-					return
-				}
-				time.Sleep(d / 5)
-			}
-		}()
+		// A byte every d/5 until the server closes the connection.
+		slowLived = append(slowLived, trickle(dial(t, addr), d/5))
 		deaf := dial(t, addr)
 		deaf.SetReadBuffer(16 << 10)
 		deaf.Write([]byte("flood\n"))
 		gone := dial(t, addr)
 		gone.CloseWrite()
-		bad = append(bad, slow, deaf, gone)
+	}
+	// The read timeout counts from the first byte of the incomplete line;
+	// the bytes trickling in after it must not restart it. If they did, the
+	// slowloris would never be closed.
+	slowDeadline := time.After(10 * d)
+	for i, lived := range slowLived {
+		select {
+		case took := <-lived:
+			if took < d || took > 3*d {
+				t.Errorf("slowloris %d closed %v after its first byte; the read timeout is %v", i, took, d)
+			}
+		case <-slowDeadline:
+			t.Fatalf("slowloris %d still open %v after it started: its bytes keep restarting the read timeout", i, 10*d)
+		}
 	}
 	deadline := time.After(10 * time.Second)
 	for range 3 * each {
@@ -172,7 +178,6 @@ func TestSlowPeers(t *testing.T) {
 	if ms.HeapInuse > 256<<20 {
 		t.Errorf("heap in use %d MiB after slow peers", ms.HeapInuse>>20)
 	}
-	_ = bad
 }
 
 // TestChurn opens and closes 10,000 connections (a tenth of them with a

@@ -3,6 +3,7 @@ package loop_test
 import (
 	"bytes"
 	"errors"
+	"net"
 	"os"
 	"slices"
 	"sync"
@@ -25,9 +26,38 @@ func lineProto() *recorder {
 	return p
 }
 
+// trickle is a slowloris: it writes a byte to c every interval, never a
+// whole line, until the server closes the connection (or the test does), and
+// then reports on the channel how long after its first byte that was.
+func trickle(c net.Conn, interval time.Duration) <-chan time.Duration {
+	lived := make(chan time.Duration, 1)
+	closed := make(chan struct{})
+	start := time.Now()
+	go func() {
+		// The server never answers an incomplete line: Read returns when
+		// the connection is closed.
+		c.Read(make([]byte, 1))
+		lived <- time.Since(start)
+		close(closed)
+	}()
+	go func() {
+		for {
+			if _, err := c.Write([]byte("s")); err != nil {
+				return
+			}
+			select {
+			case <-closed:
+				return
+			case <-time.After(interval):
+			}
+		}
+	}()
+	return lived
+}
+
 // TestTimeouts checks that each timeout closes the connection with its own
-// error, not earlier than configured, and that what should keep a
-// connection alive does.
+// error, not earlier than configured (nor, where given, later than atMost),
+// and that what should keep a connection alive does.
 func TestTimeouts(t *testing.T) {
 	const d = 150 * time.Millisecond
 	tests := []struct {
@@ -36,9 +66,12 @@ func TestTimeouts(t *testing.T) {
 		// open, if set, runs in OnOpen.
 		open func(c *conn.Conn)
 		// client drives the peer for a while; it may return early.
-		client  func(c interface{ Write([]byte) (int, error) })
+		client  func(c net.Conn)
 		want    error
 		atLeast time.Duration // the close must not come before this
+		// atMost, if set, is the latest the close may come; the test waits
+		// no longer than 10 × d for it.
+		atMost time.Duration
 	}{
 		{
 			name: "idle",
@@ -48,7 +81,7 @@ func TestTimeouts(t *testing.T) {
 		{
 			name: "idle, kept alive by traffic",
 			opts: []loop.Option{loop.WithIdleTimeout(d)},
-			client: func(c interface{ Write([]byte) (int, error) }) {
+			client: func(c net.Conn) {
 				for range 8 { // 8 × d/3 > 2.5 d of activity
 					c.Write([]byte("x\n"))
 					time.Sleep(d / 3)
@@ -59,15 +92,10 @@ func TestTimeouts(t *testing.T) {
 		{
 			name: "read: a slow incomplete frame",
 			opts: []loop.Option{loop.WithReadTimeout(d)},
-			client: func(c interface{ Write([]byte) (int, error) }) {
-				for range 20 { // a byte every d/4: each byte must not reset it
-					if _, err := c.Write([]byte("y")); err != nil {
-						return
-					}
-					time.Sleep(d / 4)
-				}
-			},
-			want: loop.ErrReadTimeout, atLeast: d,
+			// A byte every d/4 until the close: if each byte restarted the
+			// read timeout, it would never come.
+			client: func(c net.Conn) { trickle(c, d/4) },
+			want:   loop.ErrReadTimeout, atLeast: d, atMost: 3 * d,
 		},
 		{
 			name: "write: a peer that never reads",
@@ -87,7 +115,11 @@ func TestTimeouts(t *testing.T) {
 			if tt.client != nil {
 				go tt.client(c)
 			}
-			ev := p.waitClose(t, 10*time.Second)
+			wait := 10 * time.Second
+			if tt.atMost > 0 {
+				wait = 10 * d
+			}
+			ev := p.waitClose(t, wait)
 			took := time.Since(start)
 			if ev.err != tt.want {
 				t.Fatalf("OnClose(%v), want %v", ev.err, tt.want)
@@ -97,6 +129,9 @@ func TestTimeouts(t *testing.T) {
 			}
 			if took < tt.atLeast {
 				t.Fatalf("closed after %v, before %v", took, tt.atLeast)
+			}
+			if tt.atMost > 0 && took > tt.atMost {
+				t.Fatalf("closed after %v, later than %v", took, tt.atMost)
 			}
 		})
 	}
