@@ -127,7 +127,8 @@ type Config struct {
 	HalfCloseTimeout time.Duration
 	// TLS, when set, makes every connection start with a TLS handshake (as
 	// the server for accepted connections, the client for dialed ones);
-	// OnOpen runs once it has finished.
+	// OnOpen runs once it has finished. Renegotiation is refused (see
+	// StartTLS).
 	TLS *tls.Config
 	// HandshakeTimeout bounds a TLS handshake (ErrHandshakeTimeout). 0 means
 	// DefaultHandshakeTimeout.

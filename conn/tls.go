@@ -207,7 +207,10 @@ func (t *tlsTransport) SetWriteDeadline(time.Time) error { return nil }
 // exchange (FTP's AUTH TLS, SMTP's STARTTLS). Inbound bytes still buffered
 // (the peer's ClientHello may already be there) go to the handshake; Write
 // calls made before the handshake finishes are sent once it has. If the
-// handshake fails, the connection closes with its error.
+// handshake fails, the connection closes with its error. Renegotiation is
+// refused on either side: as a client, the connection uses a copy of cfg
+// with Renegotiation set to tls.RenegotiateNever, and a peer that asks to
+// renegotiate closes the connection with an error. Loop goroutine only.
 func (c *Conn) StartTLS(cfg *tls.Config) error {
 	return c.StartTLSWith(cfg, Upgrade{})
 }
@@ -273,7 +276,7 @@ func (c *Conn) startTLS(cfg *tls.Config, early []byte, u Upgrade) {
 		client = true
 	}
 	if client {
-		l.tc = tls.Client(t, cfg)
+		l.tc = tls.Client(t, neverRenegotiate(cfg))
 	} else {
 		l.tc = tls.Server(t, cfg)
 	}
@@ -294,6 +297,22 @@ func (c *Conn) startTLS(cfg *tls.Config, early []byte, u Upgrade) {
 		err := l.tc.HandshakeContext(context.Background())
 		c.owner.Submit(func() { c.handshakeDone(err) })
 	}()
+}
+
+// neverRenegotiate returns cfg, or a copy of it that refuses renegotiation.
+// A client that accepts a server's HelloRequest runs the new handshake inside
+// Read, on the loop, where the transport's would-block is sticky for a
+// handshake: the connection would hang. Refused, the HelloRequest gets a
+// no_renegotiation alert and the connection closes with an error. (A
+// crypto/tls server never renegotiates: a client's renegotiating ClientHello
+// closes the connection with an error too.)
+func neverRenegotiate(cfg *tls.Config) *tls.Config {
+	if cfg.Renegotiation == tls.RenegotiateNever {
+		return cfg
+	}
+	cfg = cfg.Clone()
+	cfg.Renegotiation = tls.RenegotiateNever
+	return cfg
 }
 
 // handshakeDone switches a connection whose handshake finished to the data

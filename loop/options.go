@@ -265,6 +265,13 @@ func WithPoisonReadBuffer(on bool) Option {
 // TLS client (cfg.ServerName defaults to the host dialed). The handshake
 // runs without blocking the loop; OnOpen runs after it, and a peer that
 // fails it (a plaintext client, a wrong certificate) is closed and logged.
+//
+// Renegotiation is refused: a crypto/tls server never renegotiates, and a
+// dial uses a copy of cfg with Renegotiation set to tls.RenegotiateNever,
+// whatever cfg says, because a renegotiation would run a handshake inside a
+// read on the loop. A peer that asks for one (a client's new ClientHello, a
+// server's HelloRequest) gets an alert, and its connection closes with an
+// error.
 func WithTLS(cfg *tls.Config) Option {
 	return Option{"WithTLS", scopeSocket, func(s *settings) { s.conn.TLS = cfg }}
 }

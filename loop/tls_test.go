@@ -12,6 +12,9 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -439,4 +442,88 @@ func TestTLSStartTLSServerRoleOnDial(t *testing.T) {
 	if err := <-peer; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// startOpenSSL starts openssl with args, its standard output and error going
+// to out, and returns its standard input; the test's cleanup kills it.
+func startOpenSSL(t *testing.T, out io.Writer, args ...string) io.Writer {
+	t.Helper()
+	cmd := exec.Command(testtool.Path(t, "openssl", "openssl"), args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return stdin
+}
+
+// TestTLSRenegotiationRefused: neither side of a connection renegotiates. A
+// renegotiation would run a handshake inside a read on the loop, where a
+// would-block is a sticky handshake error, so it is refused: the peer that
+// asks gets an alert and its connection closes with an error; the server
+// keeps serving. openssl drives the other side (its "R" and "r" commands
+// renegotiate; TLS 1.2, since TLS 1.3 has no renegotiation).
+func TestTLSRenegotiationRefused(t *testing.T) {
+	cert := testCert(t)
+	t.Run("client asks the server", func(t *testing.T) {
+		p := newRecorder()
+		p.onData = echoProto{}.OnData
+		_, addr := serve(t, p, loop.WithTLS(cert.ServerConfig()))
+		var out testtool.SyncBuffer
+		stdin := startOpenSSL(t, &out, "s_client", "-tls1_2", "-connect", addr, "-servername", "localhost")
+		io.WriteString(stdin, "ping-7531\n")
+		waitFor(t, 10*time.Second, "the echo through s_client", func() bool { return strings.Contains(out.String(), "ping-7531") })
+		io.WriteString(stdin, "R\n") // on a line of its own: renegotiate
+		ev := p.waitClose(t, 5*time.Second)
+		if ev.err == nil || !strings.Contains(ev.err.Error(), "unexpected handshake message") {
+			t.Fatalf("OnClose(%v), want the refusal of the ClientHello; s_client said:\n%s", ev.err, out.String())
+		}
+		if err := echoCheckNoClose(tlsDial(t, addr, cert.ClientConfig()), []byte("next client")); err != nil {
+			t.Fatalf("another client after the refusal: %v", err)
+		}
+	})
+	t.Run("server asks the client", func(t *testing.T) {
+		dir := t.TempDir()
+		certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+		if err := os.WriteFile(certFile, cert.CertPEM, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(keyFile, cert.KeyPEM, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out testtool.SyncBuffer
+		stdin := startOpenSSL(t, &out, "s_server", "-tls1_2", "-accept", "127.0.0.1:0", "-naccept", "1",
+			"-cert", certFile, "-key", keyFile)
+		var addr string
+		waitFor(t, 10*time.Second, "s_server to listen", func() bool {
+			_, rest, ok := strings.Cut(out.String(), "ACCEPT ")
+			addr, _, _ = strings.Cut(rest, "\n")
+			return ok && strings.Contains(rest, "\n")
+		})
+		// The user's config would renegotiate; the dial must not.
+		cfg := cert.ClientConfig()
+		cfg.Renegotiation = tls.RenegotiateFreelyAsClient
+		p := newRecorder()
+		p.onOpen = func(c *conn.Conn) { c.Write([]byte("ping-2468\n")) }
+		s := newServer(t)
+		if _, err := s.Dial(context.Background(), "tcp", addr, p, loop.WithTLS(cfg), loop.WithHandshakeTimeout(5*time.Second)); err != nil {
+			t.Fatalf("Dial: %v", err)
+		}
+		waitFor(t, 10*time.Second, "s_server to receive", func() bool { return strings.Contains(out.String(), "ping-2468") })
+		io.WriteString(stdin, "r\n") // send a HelloRequest
+		ev := p.waitClose(t, 5*time.Second)
+		if ev.err == nil || !strings.Contains(ev.err.Error(), "no renegotiation") {
+			t.Fatalf("OnClose(%v), want the refusal (no_renegotiation); s_server said:\n%s", ev.err, out.String())
+		}
+		if cfg.Renegotiation != tls.RenegotiateFreelyAsClient {
+			t.Error("Dial changed the caller's tls.Config")
+		}
+	})
 }
