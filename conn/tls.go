@@ -425,7 +425,7 @@ func (c *Conn) pumpTLS() {
 			eof = true
 			break
 		}
-		c.finish(fmt.Errorf("conn: tls: %w", err))
+		c.tlsFailed(err)
 		return
 	}
 	if lend && used > 0 {
@@ -452,10 +452,24 @@ func (c *Conn) writeTLS(p []byte) (int, error) {
 		return len(p), nil
 	}
 	n, err := c.tls.tc.Write(p)
-	if err != nil && c.flags&flagClosed == 0 {
-		c.finish(fmt.Errorf("conn: tls: %w", err))
+	if err != nil {
+		c.tlsFailed(err)
 	}
 	return n, err
+}
+
+// tlsFailed closes a connection whose TLS data path failed after the
+// handshake (a record that does not decrypt, an alert from the peer, a
+// refused renegotiation), logging it as a failed handshake is: at Info, with
+// the peer. A socket error has closed the connection already and is not
+// logged again.
+func (c *Conn) tlsFailed(err error) {
+	if c.flags&flagClosed != 0 {
+		return
+	}
+	c.owner.Logger().Info("reactor: TLS failed after the handshake; closing the connection",
+		"fd", c.fd, "peer", c.tls.t.remote, "err", err)
+	c.finish(fmt.Errorf("conn: tls: %w", err))
 }
 
 // handshakeAborted tells whoever waits for a handshake that the connection

@@ -122,8 +122,9 @@ func TestTLSSlowReader(t *testing.T) {
 }
 
 // TestTLSBadPeers: a plaintext client, a client that stalls mid-handshake,
-// and garbage records each close only their own connection, with a log
-// line; the server keeps serving TLS clients.
+// and garbage records, before the handshake or after it, each close only
+// their own connection, with a log line; the server keeps serving TLS
+// clients.
 func TestTLSBadPeers(t *testing.T) {
 	cert := testCert(t)
 	var logs testtool.SyncBuffer
@@ -160,6 +161,33 @@ func TestTLSBadPeers(t *testing.T) {
 	if n := len(p.opened); n != 1 {
 		t.Fatalf("OnOpen ran %d times; only the good client finished a handshake", n)
 	}
+	t.Run("garbage after the handshake", func(t *testing.T) {
+		raw := dial(t, addr)
+		cfg := cert.ClientConfig()
+		cfg.ServerName = "localhost"
+		tc := tls.Client(raw, cfg)
+		if err := echoCheckNoClose(tc, []byte("before the garbage")); err != nil {
+			t.Fatal(err)
+		}
+		// An application-data record that does not decrypt.
+		raw.Write(append([]byte{0x17, 0x03, 0x03, 0x00, 0x40}, bytes.Repeat([]byte{0xa5}, 0x40)...))
+		raw.SetReadDeadline(time.Now().Add(5 * time.Second))
+		io.Copy(io.Discard, raw) // until the server closes it
+		ev := p.waitClose(t, 5*time.Second)
+		if ev.err == nil || !strings.Contains(ev.err.Error(), "bad record MAC") {
+			t.Fatalf("OnClose(%v), want the record's error", ev.err)
+		}
+		const logged = "TLS failed after the handshake"
+		waitFor(t, 5*time.Second, "the log line", func() bool {
+			return strings.Contains(logs.String(), logged) && strings.Contains(logs.String(), "bad record MAC")
+		})
+		if n := strings.Count(logs.String(), logged); n != 1 {
+			t.Errorf("logged %d times:\n%s", n, logs.String())
+		}
+		if err := echoCheckNoClose(good, []byte("still here")); err != nil {
+			t.Fatalf("good client after the garbage: %v", err)
+		}
+	})
 }
 
 // echoCheckNoClose writes data and reads the echo back, leaving the
@@ -475,7 +503,8 @@ func TestTLSRenegotiationRefused(t *testing.T) {
 	t.Run("client asks the server", func(t *testing.T) {
 		p := newRecorder()
 		p.onData = echoProto{}.OnData
-		_, addr := serve(t, p, loop.WithTLS(cert.ServerConfig()))
+		var logs testtool.SyncBuffer
+		_, addr := serve(t, p, loop.WithTLS(cert.ServerConfig()), loop.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 		var out testtool.SyncBuffer
 		stdin := startOpenSSL(t, &out, "s_client", "-tls1_2", "-connect", addr, "-servername", "localhost")
 		io.WriteString(stdin, "ping-7531\n")
@@ -485,6 +514,9 @@ func TestTLSRenegotiationRefused(t *testing.T) {
 		if ev.err == nil || !strings.Contains(ev.err.Error(), "unexpected handshake message") {
 			t.Fatalf("OnClose(%v), want the refusal of the ClientHello; s_client said:\n%s", ev.err, out.String())
 		}
+		waitFor(t, 5*time.Second, "the log line", func() bool {
+			return strings.Contains(logs.String(), "TLS failed after the handshake")
+		})
 		if err := echoCheckNoClose(tlsDial(t, addr, cert.ClientConfig()), []byte("next client")); err != nil {
 			t.Fatalf("another client after the refusal: %v", err)
 		}
