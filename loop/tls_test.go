@@ -209,16 +209,18 @@ func echoCheckNoClose(c net.Conn, data []byte) error {
 }
 
 // TestTLSDial dials TLS servers from a loop: a good certificate, a wrong
-// name, an expired certificate. Dial returns once the handshake is done, or
-// with its error.
+// name, an expired certificate, then the good server again. Dial returns
+// once the handshake is done, or with its error; the failed handshakes leave
+// both servers serving. Each server has one loop, so the last dial runs on
+// the loops that saw the failures.
 func TestTLSDial(t *testing.T) {
 	good := testCert(t)
 	expired, err := tlscert.SelfSignedFrom([]string{"localhost", "127.0.0.1"}, time.Now().Add(-48*time.Hour), time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, goodAddr := serve(t, echoProto{}, loop.WithTLS(good.ServerConfig()))
-	_, expiredAddr := serve(t, echoProto{}, loop.WithTLS(expired.ServerConfig()))
+	_, goodAddr := serve(t, echoProto{}, loop.WithLoops(1), loop.WithTLS(good.ServerConfig()))
+	_, expiredAddr := serve(t, echoProto{}, loop.WithLoops(1), loop.WithTLS(expired.ServerConfig()))
 	_, port, _ := net.SplitHostPort(goodAddr)
 	tests := []struct {
 		name    string
@@ -235,8 +237,9 @@ func TestTLSDial(t *testing.T) {
 				var e x509.CertificateInvalidError
 				return errors.As(err, &e) && e.Reason == x509.Expired
 			}},
+		{name: "good again", address: goodAddr, cfg: good.ClientConfig()},
 	}
-	s := newServer(t)
+	s := newServer(t, loop.WithLoops(1))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := newRecorder()
@@ -249,7 +252,7 @@ func TestTLSDial(t *testing.T) {
 					c.Close()
 				}
 			}
-			c, err := s.Dial(context.Background(), "tcp", tt.address, p, loop.WithTLS(tt.cfg))
+			c, err := s.Dial(context.Background(), "tcp", tt.address, p, loop.WithTLS(tt.cfg), loop.WithHandshakeTimeout(5*time.Second))
 			if tt.check != nil {
 				if err == nil || !tt.check(err) {
 					t.Fatalf("Dial: %v", err)
