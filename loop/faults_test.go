@@ -293,10 +293,11 @@ func TestStallDetection(t *testing.T) {
 
 // TestFaultShutdownUnderLoad shuts the server down while 50 clients send
 // requests as fast as they can: every request the server read gets its full
-// answer (a client sees either whole answers up to EOF or nothing after its
-// last whole answer), and new connections are refused.
+// answer (the clients receive, in whole answers, exactly as many as OnData
+// consumed requests), and new connections are refused.
 func TestFaultShutdownUnderLoad(t *testing.T) {
 	answer := bytes.Repeat([]byte("A"), 64<<10)
+	var requests atomic.Int64 // consumed by OnData
 	p := newRecorder()
 	p.onData = func(c *conn.Conn) {
 		for {
@@ -306,6 +307,7 @@ func TestFaultShutdownUnderLoad(t *testing.T) {
 				break
 			}
 			c.Discard(i + 1)
+			requests.Add(1)
 			c.Write(answer)
 		}
 		if c.PeerClosed() {
@@ -352,6 +354,9 @@ func TestFaultShutdownUnderLoad(t *testing.T) {
 	wg.Wait()
 	if answers.Load() == 0 {
 		t.Fatal("no answers at all")
+	}
+	if r, a := requests.Load(), answers.Load(); r != a {
+		t.Fatalf("the server read %d requests; the clients received %d whole answers", r, a)
 	}
 	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 		t.Fatal("a new connection was accepted after Shutdown")
