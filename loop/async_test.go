@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/reactorkit/reactor/conn"
 	"github.com/reactorkit/reactor/loop"
 )
 
@@ -91,5 +93,53 @@ func TestAsyncWriteLimit(t *testing.T) {
 	}
 	if err := sc.AsyncWrite(msg); !errors.Is(err, loop.ErrClosed) {
 		t.Fatalf("AsyncWrite after close: %v", err)
+	}
+}
+
+// TestWakeConcurrent calls Wake 100 times from each of 100 goroutines at
+// once: under -race this must be clean; OnData runs only on the loop
+// goroutine, at least once after the last Wake began, and far fewer times
+// than Wake was called, since calls made before an OnData runs coalesce.
+func TestWakeConcurrent(t *testing.T) {
+	const goroutines, each = 100, 100
+	var (
+		loopG    atomic.Uint64
+		calls    atomic.Int64 // Wake calls begun
+		runs     atomic.Int64 // OnData runs
+		lastSeen atomic.Int64 // calls begun when the latest OnData started
+	)
+	p := newRecorder()
+	p.onOpen = func(*conn.Conn) { loopG.Store(goroutineID()) }
+	p.onData = func(c *conn.Conn) {
+		lastSeen.Store(calls.Load())
+		runs.Add(1)
+		if g := goroutineID(); g != loopG.Load() {
+			t.Errorf("OnData ran on goroutine %d, the loop is %d", g, loopG.Load())
+		}
+		c.Discard(0)
+		time.Sleep(time.Millisecond) // so that Wakes also come while OnData runs
+	}
+	_, addr := serve(t, p)
+	dial(t, addr)
+	sc := <-p.opened
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Go(func() {
+			for range each {
+				calls.Add(1)
+				if err := sc.Wake(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	waitFor(t, 5*time.Second, "an OnData after the last Wake", func() bool { return lastSeen.Load() == goroutines*each })
+	time.Sleep(50 * time.Millisecond) // any OnData still owed
+	n := runs.Load()
+	t.Logf("%d Wake calls, %d OnData runs", goroutines*each, n)
+	if n > goroutines*each/10 {
+		t.Fatalf("OnData ran %d times for %d Wake calls: they did not coalesce", n, goroutines*each)
 	}
 }
