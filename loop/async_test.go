@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -142,4 +143,79 @@ func TestWakeConcurrent(t *testing.T) {
 	if n > goroutines*each/10 {
 		t.Fatalf("OnData ran %d times for %d Wake calls: they did not coalesce", n, goroutines*each)
 	}
+}
+
+// TestAsyncWriteLimitConcurrent: 100 goroutines AsyncWrite at once to a peer
+// that does not read. Some get ErrAsyncWriteLimit, and the bytes queued on
+// the connection never exceed the limit, which counts accepted bytes not yet
+// queued as well as queued ones; every accepted byte is sent or queued.
+func TestAsyncWriteLimitConcurrent(t *testing.T) {
+	const limit, writers = 64 << 10, 100
+	p := newRecorder()
+	s, addr := serve(t, p, loop.WithLoops(1), loop.WithAsyncWriteLimit(limit), loop.WithSocketBuffers(32<<10, 32<<10))
+	c := dial(t, addr)
+	c.SetReadBuffer(32 << 10)
+	sc := <-p.opened
+
+	// The connection is alone on its loop: the loop's queued bytes are its.
+	var maxQueued atomic.Int64
+	stop, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if q := s.Stats().Total.Queued; q > maxQueued.Load() {
+				maxQueued.Store(q)
+			}
+			runtime.Gosched()
+		}
+	}()
+	var accepted, limited atomic.Int64
+	msg := make([]byte, 1<<10)
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(func() {
+			// Refused 20 times, a millisecond apart: long enough for the
+			// loop to queue what was accepted, and the queue to fill.
+			for refused := 0; refused < 20; {
+				err := sc.AsyncWrite(msg)
+				switch {
+				case errors.Is(err, loop.ErrAsyncWriteLimit):
+					limited.Add(1)
+					refused++
+					time.Sleep(time.Millisecond)
+				case err != nil:
+					t.Error(err)
+					return
+				default:
+					accepted.Add(int64(len(msg)))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var queued int
+	var sent uint64
+	onLoop(t, loop.Of(sc), func() { // after every accepted write's task
+		queued = sc.OutboundLen()
+		sent = s.Stats().Total.BytesOut
+	})
+	close(stop)
+	<-sampled
+	t.Logf("%d writes refused; %d bytes accepted, at most %d queued", limited.Load(), accepted.Load(), maxQueued.Load())
+	if limited.Load() == 0 {
+		t.Fatal("no write got ErrAsyncWriteLimit")
+	}
+	if q := max(maxQueued.Load(), int64(queued)); q > limit {
+		t.Fatalf("%d bytes queued, over the %d limit", q, limit)
+	}
+	if got := int64(sent) + int64(queued); got != accepted.Load() {
+		t.Fatalf("%d bytes sent and %d queued, but %d accepted", sent, queued, accepted.Load())
+	}
+	c.Close() // unread bytes: a reset, which closes the server's side
+	p.waitClose(t, 5*time.Second)
 }
