@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -267,5 +268,45 @@ func TestSendFileShortFile(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("connection not closed")
+	}
+}
+
+// TestPoisonReadBuffer: with WithPoisonReadBuffer, a slice of the loop's
+// read buffer that a protocol keeps from Peek past its OnData holds the
+// poison byte (0xDB) by the next callback, so the mistake shows at once;
+// without it, the stale slice still reads the old bytes and hides it.
+func TestPoisonReadBuffer(t *testing.T) {
+	msg := []byte("borrowed bytes!\n")
+	for _, poison := range []bool{true, false} {
+		t.Run(fmt.Sprint("poison=", poison), func(t *testing.T) {
+			var held []byte // loop goroutine only
+			seen := make(chan []byte, 1)
+			p := &funcProto{data: func(c *conn.Conn) {
+				if held == nil {
+					held, _ = c.Peek(0) // kept past the callback: the bug
+					c.Discard(0)
+					c.Wake() // the next callback, with no read in between
+					return
+				}
+				seen <- append([]byte(nil), held...)
+			}}
+			c := serve(t, p, loop.WithPoisonReadBuffer(poison))
+			if _, err := c.Write(msg); err != nil {
+				t.Fatal(err)
+			}
+			var got []byte
+			select {
+			case got = <-seen:
+			case <-time.After(5 * time.Second):
+				t.Fatal("no second OnData")
+			}
+			want := msg[:len(got)]
+			if poison {
+				want = bytes.Repeat([]byte{0xDB}, len(got))
+			}
+			if len(got) == 0 || !bytes.Equal(got, want) {
+				t.Fatalf("the kept slice reads %q in the next callback, want %q", got, want)
+			}
+		})
 	}
 }
