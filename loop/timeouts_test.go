@@ -137,6 +137,76 @@ func TestTimeouts(t *testing.T) {
 	}
 }
 
+// TestConnTimeoutSetters: each per-connection setter, called in OnOpen,
+// overrides the listener's default: the connection closes with that
+// timeout's own error (or the limit's) at about the time set, long before
+// the default would have closed it.
+func TestConnTimeoutSetters(t *testing.T) {
+	const d = 200 * time.Millisecond
+	const def = 30 * d // the listener's default for each timeout
+	tests := []struct {
+		name   string
+		opt    loop.Option        // the listener's default
+		open   func(c *conn.Conn) // sets this connection's own value
+		client func(c *net.TCPConn)
+		want   error
+		timed  bool // the close comes d after the connection or the client's action
+	}{
+		{
+			name: "idle", opt: loop.WithIdleTimeout(def),
+			open: func(c *conn.Conn) { c.SetIdleTimeout(d) },
+			want: loop.ErrIdleTimeout, timed: true,
+		},
+		{
+			name: "read", opt: loop.WithReadTimeout(def),
+			open:   func(c *conn.Conn) { c.SetReadTimeout(d) },
+			client: func(c *net.TCPConn) { c.Write([]byte("no end of line")) },
+			want:   loop.ErrReadTimeout, timed: true,
+		},
+		{
+			name: "write", opt: loop.WithWriteTimeout(def),
+			open: func(c *conn.Conn) {
+				c.Write(make([]byte, 16<<20)) // queued under the default first
+				c.SetWriteTimeout(d)
+			},
+			want: loop.ErrWriteTimeout, timed: true,
+		},
+		{
+			name: "half-close", opt: loop.WithHalfCloseTimeout(def),
+			open:   func(c *conn.Conn) { c.SetHalfCloseTimeout(d) },
+			client: func(c *net.TCPConn) { c.CloseWrite() },
+			want:   loop.ErrHalfCloseTimeout, timed: true,
+		},
+		{
+			name: "max inbound", opt: loop.WithMaxInbound(1 << 20),
+			open:   func(c *conn.Conn) { c.SetMaxInbound(1 << 10) },
+			client: func(c *net.TCPConn) { c.Write(make([]byte, 4<<10)) }, // no end of line
+			want:   loop.ErrInboundLimit,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := lineProto()
+			p.onOpen = tt.open
+			_, addr := serve(t, p, tt.opt, loop.WithSocketBuffers(32<<10, 32<<10))
+			start := time.Now() // before the server can start any timer
+			c := dial(t, addr)
+			c.SetReadBuffer(32 << 10)
+			if tt.client != nil {
+				tt.client(c)
+			}
+			ev := p.waitClose(t, 10*d) // the default would take 30 d
+			took := time.Since(start)
+			if ev.err != tt.want {
+				t.Fatalf("OnClose(%v), want %v", ev.err, tt.want)
+			}
+			if tt.timed && (took < d || took > 5*d) {
+				t.Fatalf("closed after %v; the connection's own timeout is %v, the default %v", took, d, def)
+			}
+		})
+	}
+}
+
 // TestTimersOrderAndGoroutine checks that connection and loop timers fire in
 // deadline order, on the loop's goroutine, and that stopped ones never fire.
 func TestTimersOrderAndGoroutine(t *testing.T) {
