@@ -5,8 +5,8 @@
 // A Conn belongs to one event loop for its whole life. Its callbacks run on
 // that loop's goroutine, one at a time, and its methods may be called only
 // from there (from a callback, a timer, or a task submitted to the loop),
-// except the few documented as goroutine-safe: AsyncWrite, Wake and
-// Submit.
+// except the few documented as safe for concurrent use: AsyncWrite, Wake
+// and Submit.
 //
 // # Buffers
 //
@@ -40,15 +40,24 @@ import (
 // Handler is the set of callbacks a connection calls; loop.Protocol has the
 // same methods and documents them. All run on the connection's loop goroutine.
 type Handler interface {
+	// OnOpen runs once the connection is open. Loop goroutine only.
 	OnOpen(c *Conn)
+	// OnData runs when inbound bytes are buffered, after the peer's FIN, and
+	// after Wake. Loop goroutine only.
 	OnData(c *Conn)
+	// OnWritable runs when the outbound queue fell to the low watermark.
+	// Loop goroutine only.
 	OnWritable(c *Conn)
+	// OnClose runs once, last, with the cause (nil for a clean close).
+	// Loop goroutine only.
 	OnClose(c *Conn, err error)
 }
 
 // EventHandler is anything an Owner dispatches poller events to: a
 // connection, a listening socket, a dial in progress.
 type EventHandler interface {
+	// HandleEvent handles one poller event for the handler's fd.
+	// Loop goroutine only.
 	HandleEvent(ev poller.Event)
 }
 
@@ -58,28 +67,30 @@ type EventHandler interface {
 type Owner interface {
 	// Register starts dispatching fd's events to h with interest in. An fd
 	// the owner already dispatches (a dial that just connected) gets h in
-	// place of its previous handler.
+	// place of its previous handler. Loop goroutine only.
 	Register(fd int, in poller.Interest, h EventHandler) error
-	// SetInterest changes a registered fd's interest.
+	// SetInterest changes a registered fd's interest. Loop goroutine only.
 	SetInterest(fd int, in poller.Interest) error
-	// CloseFD stops dispatching fd's events and closes it.
+	// CloseFD stops dispatching fd's events and closes it. Loop goroutine only.
 	CloseFD(fd int) error
-	// ReadBuffer returns the loop's shared read buffer.
+	// ReadBuffer returns the loop's shared read buffer. Loop goroutine only.
 	ReadBuffer() []byte
 	// Now returns the loop's monotonic clock in nanoseconds; never 0, so 0
-	// can mean "not set".
+	// can mean "not set". Safe for concurrent use.
 	Now() int64
 	// Schedule (re)schedules t to run on the loop at the clock value when.
+	// Loop goroutine only.
 	Schedule(t *timerheap.Timer, when int64)
-	// Submit queues fn to run on the loop goroutine. Goroutine-safe.
+	// Submit queues fn to run on the loop goroutine. Safe for concurrent use.
 	Submit(fn func()) error
-	// Closed tells the owner that c released its fd.
+	// Closed tells the owner that c released its fd. Loop goroutine only.
 	Closed(c *Conn)
-	// Logger returns the loop's logger.
+	// Logger returns the loop's logger. Safe for concurrent use.
 	Logger() *slog.Logger
-	// Pool returns the loop's pool of outbound chunks.
+	// Pool returns the loop's pool of outbound chunks. Loop goroutine only.
 	Pool() *BufferPool
 	// Counters returns the loop's running totals, which connections update.
+	// Safe for concurrent use.
 	Counters() *Counters
 }
 
@@ -149,7 +160,7 @@ const (
 )
 
 // Normalized returns cfg with zero values replaced by their defaults and the
-// watermarks made consistent.
+// watermarks made consistent. Safe for concurrent use.
 func (cfg Config) Normalized() Config {
 	if cfg.MaxInbound <= 0 {
 		cfg.MaxInbound = DefaultMaxInbound
@@ -285,37 +296,40 @@ func New(fd int, owner Owner, h Handler, cfg *Config, setup Setup) (*Conn, error
 }
 
 // Fd returns the socket's file descriptor. Use it only for what Control does
-// not cover; the connection owns it.
+// not cover; the connection owns it. Safe for concurrent use.
 func (c *Conn) Fd() int { return c.fd }
 
 // Owner returns the event loop the connection belongs to (a *loop.Loop).
-// Goroutine-safe.
+// Safe for concurrent use.
 func (c *Conn) Owner() Owner { return c.owner }
 
-// Handler returns the protocol serving the connection. Goroutine-safe.
+// Handler returns the protocol serving the connection.
+// Safe for concurrent use.
 func (c *Conn) Handler() Handler { return c.h }
 
-// SetContext stores the protocol's per-connection state.
+// SetContext stores the protocol's per-connection state. Loop goroutine only.
 func (c *Conn) SetContext(v any) { c.ctx = v }
 
-// Context returns what SetContext stored.
+// Context returns what SetContext stored. Loop goroutine only.
 func (c *Conn) Context() any { return c.ctx }
 
 // PeerClosed reports whether the peer has shut down its side: no more
 // inbound bytes will arrive beyond those buffered. The connection stays
-// writable until it is closed.
+// writable until it is closed. Loop goroutine only.
 func (c *Conn) PeerClosed() bool { return c.flags&flagPeerClosed != 0 }
 
 // Closed reports whether Close was called or the connection ended.
+// Loop goroutine only.
 func (c *Conn) Closed() bool { return c.flags&(flagClosing|flagClosed) != 0 }
 
 // InboundLen returns the number of buffered inbound bytes not yet consumed.
+// Loop goroutine only.
 func (c *Conn) InboundLen() int { return len(c.in) }
 
 // Peek returns the first n buffered inbound bytes without consuming them; n
 // <= 0 means all of them. With fewer than n buffered it returns them all and
 // io.ErrShortBuffer. The slice is valid until the callback returns or the
-// next call that consumes input.
+// next call that consumes input. Loop goroutine only.
 func (c *Conn) Peek(n int) ([]byte, error) {
 	if n <= 0 || n == len(c.in) {
 		return c.in, nil
@@ -329,7 +343,7 @@ func (c *Conn) Peek(n int) ([]byte, error) {
 // Next returns the first n buffered inbound bytes and consumes them; n <= 0
 // means all of them. With fewer than n buffered it consumes nothing and
 // returns them with io.ErrShortBuffer. The slice is valid until the callback
-// returns or the next call that consumes input.
+// returns or the next call that consumes input. Loop goroutine only.
 func (c *Conn) Next(n int) ([]byte, error) {
 	b, err := c.Peek(n)
 	if err != nil {
@@ -340,7 +354,7 @@ func (c *Conn) Next(n int) ([]byte, error) {
 }
 
 // Discard consumes the first n buffered inbound bytes (all when n <= 0 or
-// fewer are buffered) and returns how many it consumed.
+// fewer are buffered) and returns how many it consumed. Loop goroutine only.
 func (c *Conn) Discard(n int) int {
 	if n <= 0 || n > len(c.in) {
 		n = len(c.in)
@@ -351,7 +365,7 @@ func (c *Conn) Discard(n int) int {
 
 // Read copies buffered inbound bytes into p and consumes them, making the
 // connection an io.Reader over what has arrived. It never waits: with
-// nothing buffered it returns io.EOF.
+// nothing buffered it returns io.EOF. Loop goroutine only.
 func (c *Conn) Read(p []byte) (int, error) {
 	if len(c.in) == 0 {
 		if len(p) == 0 {
@@ -366,7 +380,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 
 // PauseRead stops reading from the peer until ResumeRead; bytes the kernel
 // receives meanwhile stay in the socket buffer, and TCP flow control slows the
-// peer down. The read timeout does not run while paused.
+// peer down. The read timeout does not run while paused. Loop goroutine only.
 func (c *Conn) PauseRead() {
 	if c.flags&flagUserPaused != 0 {
 		return
@@ -377,7 +391,7 @@ func (c *Conn) PauseRead() {
 }
 
 // ResumeRead undoes PauseRead. If inbound bytes are buffered, OnData runs
-// soon after (from a loop task, not inside this call).
+// soon after (from a loop task, not inside this call). Loop goroutine only.
 func (c *Conn) ResumeRead() {
 	if c.flags&flagUserPaused == 0 {
 		return
@@ -392,7 +406,7 @@ func (c *Conn) ResumeRead() {
 
 // Wake makes OnData run on the connection's loop soon, with or without new
 // bytes; off-loop work uses it to hand results back. Calls made before that
-// OnData runs are coalesced. Goroutine-safe.
+// OnData runs are coalesced. Safe for concurrent use.
 func (c *Conn) Wake() error {
 	if c.done.Load() {
 		return ErrClosed
@@ -411,7 +425,7 @@ func (c *Conn) Wake() error {
 }
 
 // Submit runs fn on the connection's loop goroutine unless the connection
-// has closed by then. Goroutine-safe.
+// has closed by then. Safe for concurrent use.
 func (c *Conn) Submit(fn func(c *Conn)) error {
 	if c.done.Load() {
 		return ErrClosed
@@ -433,7 +447,7 @@ func (c *Conn) deliver() {
 }
 
 // AfterFunc runs f on the loop after d unless the connection has closed by
-// then or the returned timer is stopped first.
+// then or the returned timer is stopped first. Loop goroutine only.
 func (c *Conn) AfterFunc(d time.Duration, f func()) *Timer {
 	t := &Timer{}
 	t.Init(func() {

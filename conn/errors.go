@@ -90,14 +90,15 @@ type PanicError struct {
 	Stack    []byte // the panicking goroutine's stack
 }
 
+// Error names the callback and the panic value. Safe for concurrent use.
 func (e *PanicError) Error() string {
 	return fmt.Sprintf("conn: panic in %s: %v", e.Callback, e.Value)
 }
 
-// Is matches ErrPanic.
+// Is matches ErrPanic. Safe for concurrent use.
 func (e *PanicError) Is(target error) bool { return target == ErrPanic }
 
-// Unwrap returns the panic value when it is an error.
+// Unwrap returns the panic value when it is an error. Safe for concurrent use.
 func (e *PanicError) Unwrap() error {
 	err, _ := e.Value.(error)
 	return err

@@ -21,13 +21,13 @@ type driver Conn
 // Drainer is implemented by the EventHandler of a connection: the loop uses
 // it at server shutdown.
 type Drainer interface {
-	// Conn returns the connection.
+	// Conn returns the connection. Loop goroutine only.
 	Conn() *Conn
 	// Drain starts a graceful close: the connection reads what the kernel
 	// holds, and closes once nothing is queued, nothing is left unconsumed
-	// and a read found nothing more.
+	// and a read found nothing more. Loop goroutine only.
 	Drain()
-	// Abort closes the connection at once with err.
+	// Abort closes the connection at once with err. Loop goroutine only.
 	Abort(err error)
 }
 
@@ -272,7 +272,7 @@ func (c *Conn) updateInterest() {
 // SetBusy marks the connection as having work in progress that its buffers
 // do not show (a transfer on another connection, an answer being computed
 // off the loop), so a graceful shutdown does not take it for idle; it waits
-// until SetBusy(false) or the shutdown's deadline.
+// until SetBusy(false) or the shutdown's deadline. Loop goroutine only.
 func (c *Conn) SetBusy(busy bool) {
 	if busy {
 		c.flags |= flagBusy
@@ -286,7 +286,7 @@ func (c *Conn) SetBusy(busy bool) {
 
 // Abort closes the connection at once: queued bytes are dropped and the peer
 // gets a reset (SO_LINGER 0) rather than a FIN, so it knows the stream was
-// cut. OnClose runs with err (nil is allowed).
+// cut. OnClose runs with err (nil is allowed). Loop goroutine only.
 func (c *Conn) Abort(err error) {
 	if c.flags&flagClosed != 0 {
 		return
@@ -298,7 +298,7 @@ func (c *Conn) Abort(err error) {
 // Close closes the connection: it stops reading, sends what is queued
 // (waiting at most the write timeout for progress), closes the socket, then
 // runs OnClose with a nil error. It is idempotent and returns nil; errors on
-// the way reach OnClose instead.
+// the way reach OnClose instead. Loop goroutine only.
 func (c *Conn) Close() error {
 	if c.flags&(flagClosing|flagClosed) != 0 {
 		return nil
@@ -316,6 +316,7 @@ func (c *Conn) Close() error {
 
 // CloseWrite half-closes the connection: once the queued bytes are sent, the
 // peer reads EOF. Reading goes on; Write returns ErrClosed afterwards.
+// Loop goroutine only.
 func (c *Conn) CloseWrite() error {
 	if c.flags&(flagClosing|flagClosed) != 0 {
 		return ErrClosed

@@ -104,7 +104,7 @@ func disabledIfZero(d time.Duration) time.Duration {
 }
 
 // SetIdleTimeout sets this connection's idle timeout, counted from now; d <=
-// 0 disables it.
+// 0 disables it. Loop goroutine only.
 func (c *Conn) SetIdleTimeout(d time.Duration) {
 	c.ownConfig().IdleTimeout = disabledIfZero(d)
 	if d > 0 {
@@ -116,7 +116,7 @@ func (c *Conn) SetIdleTimeout(d time.Duration) {
 }
 
 // SetReadTimeout sets how long unconsumed inbound bytes may wait for the rest
-// of their frame; d <= 0 disables it.
+// of their frame; d <= 0 disables it. Loop goroutine only.
 func (c *Conn) SetReadTimeout(d time.Duration) {
 	c.ownConfig().ReadTimeout = disabledIfZero(d)
 	c.readSince = 0
@@ -126,6 +126,7 @@ func (c *Conn) SetReadTimeout(d time.Duration) {
 
 // SetWriteTimeout sets how long queued bytes may make no progress; d <= 0
 // disables it, and then Close waits for a flush as long as it takes.
+// Loop goroutine only.
 func (c *Conn) SetWriteTimeout(d time.Duration) {
 	c.ownConfig().WriteTimeout = disabledIfZero(d)
 	if c.out.n > 0 && d > 0 {
@@ -135,14 +136,14 @@ func (c *Conn) SetWriteTimeout(d time.Duration) {
 }
 
 // SetHalfCloseTimeout sets how long the connection stays open after the
-// peer's FIN; d <= 0 disables it.
+// peer's FIN; d <= 0 disables it. Loop goroutine only.
 func (c *Conn) SetHalfCloseTimeout(d time.Duration) {
 	c.ownConfig().HalfCloseTimeout = disabledIfZero(d)
 	c.armTimer()
 }
 
 // SetMaxInbound sets the most unconsumed inbound bytes this connection may
-// hold (n <= 0 restores DefaultMaxInbound).
+// hold (n <= 0 restores DefaultMaxInbound). Loop goroutine only.
 func (c *Conn) SetMaxInbound(n int) {
 	if n <= 0 {
 		n = DefaultMaxInbound

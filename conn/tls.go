@@ -243,7 +243,7 @@ type Upgrade struct {
 }
 
 // StartTLSWith is StartTLS with a chosen role, timeout and completion
-// callback.
+// callback. Loop goroutine only.
 func (c *Conn) StartTLSWith(cfg *tls.Config, u Upgrade) error {
 	if c.flags&(flagClosing|flagClosed) != 0 {
 		return ErrClosed
@@ -495,11 +495,13 @@ func (c *Conn) closeNotify() {
 
 // Handshaking reports whether a TLS handshake is in progress: the protocol
 // has not seen OnOpen yet (listener TLS) or its StartTLS has not finished.
+// Loop goroutine only.
 func (c *Conn) Handshaking() bool { return c.tls != nil && c.tls.handshaking }
 
 // TLSState returns the negotiated TLS state (version, cipher suite, peer
 // certificates, ALPN protocol, SNI server name) and true once a handshake
 // has finished; false for a plaintext connection or a handshake in progress.
+// Loop goroutine only.
 func (c *Conn) TLSState() (tls.ConnectionState, bool) {
 	if c.tls == nil || c.tls.handshaking {
 		return tls.ConnectionState{}, false

@@ -187,6 +187,7 @@ func (q *outQueue) release(pool *BufferPool) {
 // are sent, Close (which flushes first) and act in OnClose, or watch
 // OnWritable. A TLS connection must encrypt what it sends, so there SendFile
 // returns ErrSendFileTLS: read the file off the loop and Write it.
+// Loop goroutine only.
 func (c *Conn) SendFile(f *os.File, offset, count int64) error {
 	if c.flags&(flagClosing|flagClosed|flagWriteShut) != 0 {
 		f.Close()
@@ -217,7 +218,7 @@ func (c *Conn) SendFile(f *os.File, offset, count int64) error {
 // Write sends p, or queues what the socket does not take at once; it copies
 // what it queues, so the caller may reuse p when Write returns. It returns
 // len(p) and nil unless the connection is closed (ErrClosed) or the socket
-// failed (the connection then closes with that error).
+// failed (the connection then closes with that error). Loop goroutine only.
 func (c *Conn) Write(p []byte) (int, error) {
 	if c.flags&(flagClosing|flagClosed|flagWriteShut) != 0 {
 		return 0, ErrClosed
@@ -257,7 +258,7 @@ func (c *Conn) writePlain(p []byte) (int, error) {
 }
 
 // Writev sends the buffers in order as one stream, like Write on their
-// concatenation, with one writev when nothing is queued.
+// concatenation, with one writev when nothing is queued. Loop goroutine only.
 func (c *Conn) Writev(bufs [][]byte) (int, error) {
 	if c.flags&(flagClosing|flagClosed|flagWriteShut) != 0 {
 		return 0, ErrClosed
@@ -321,7 +322,7 @@ func (c *Conn) Writev(bufs [][]byte) (int, error) {
 // nothing, when the bytes accepted but not yet queued plus those queued would
 // exceed the async write limit; ErrClosed once the connection has closed.
 // Bytes accepted by a connection that closes before they are sent are
-// dropped. Goroutine-safe.
+// dropped. Safe for concurrent use.
 func (c *Conn) AsyncWrite(p []byte) error {
 	if c.done.Load() {
 		return ErrClosed
@@ -364,6 +365,7 @@ const flushBudget = 4 << 20
 
 // OutboundLen returns the number of bytes queued and not yet sent (with
 // plaintext written during a TLS handshake, which waits for it).
+// Loop goroutine only.
 func (c *Conn) OutboundLen() int { return c.outboundLen() }
 
 func (c *Conn) outboundLen() int {

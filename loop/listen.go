@@ -40,7 +40,7 @@ type Listener struct {
 }
 
 // Addr returns the address the listener is bound to, with the port the
-// kernel chose when the address asked for port 0. Goroutine-safe.
+// kernel chose when the address asked for port 0. Safe for concurrent use.
 func (ln *Listener) Addr() net.Addr { return ln.addr }
 
 // Close stops accepting. Connections already accepted stay open.

@@ -117,25 +117,26 @@ func newLoop(s *Server, index int) (*Loop, error) {
 	return l, nil
 }
 
-// Of returns the loop that owns c. Goroutine-safe.
+// Of returns the loop that owns c. Safe for concurrent use.
 func Of(c *conn.Conn) *Loop {
 	o, _ := c.Owner().(*owner)
 	return (*Loop)(o)
 }
 
-// Index returns the loop's position among its server's loops. Goroutine-safe.
+// Index returns the loop's position among its server's loops.
+// Safe for concurrent use.
 func (l *Loop) Index() int { return l.index }
 
-// Server returns the server the loop belongs to. Goroutine-safe.
+// Server returns the server the loop belongs to. Safe for concurrent use.
 func (l *Loop) Server() *Server { return l.server }
 
 // Now returns the loop's monotonic clock, in nanoseconds since the loop
-// started (plus one, so that it is never 0). Goroutine-safe.
+// started (plus one, so that it is never 0). Safe for concurrent use.
 func (l *Loop) Now() int64 { return int64(time.Since(l.start)) + 1 }
 
 // Submit queues fn to run on the loop goroutine, after the events and tasks
 // already queued. A panic in fn is logged and goes no further. It returns
-// ErrServerClosed once the loop has stopped. Goroutine-safe.
+// ErrServerClosed once the loop has stopped. Safe for concurrent use.
 func (l *Loop) Submit(fn func()) error {
 	l.mu.Lock()
 	if l.closed {

@@ -11,19 +11,20 @@ import "github.com/reactorkit/reactor/conn"
 // Conn.SetContext must be goroutine-safe.
 type Protocol interface {
 	// OnOpen runs once when the connection is accepted or dialed and
-	// registered, before any data.
+	// registered, before any data. Loop goroutine only.
 	OnOpen(c *conn.Conn)
 	// OnData runs when inbound bytes are buffered (and once more after the
 	// peer's FIN, with c.PeerClosed() true, and after c.Wake). Consume what
 	// forms whole frames with Next, Discard or Read; leave the rest, and it is
 	// kept for the next call. Slices from Peek and Next are valid only until
-	// OnData returns.
+	// OnData returns. Loop goroutine only.
 	OnData(c *conn.Conn)
 	// OnWritable runs when queued outbound bytes fell to the low watermark
 	// after crossing the high watermark; reading from the peer has resumed.
+	// Loop goroutine only.
 	OnWritable(c *conn.Conn)
 	// OnClose runs once, last; err is nil for a clean close and the cause
-	// otherwise (conn.ErrIdleTimeout, a reset, …).
+	// otherwise (conn.ErrIdleTimeout, a reset, …). Loop goroutine only.
 	OnClose(c *conn.Conn, err error)
 }
 
@@ -32,6 +33,8 @@ type Protocol interface {
 // before idle connections are closed, so the protocol can say goodbye (FTP's
 // 421) or finish what it is doing.
 type ShutdownHandler interface {
+	// OnShutdown runs once on each open connection when the server's
+	// shutdown begins. Loop goroutine only.
 	OnShutdown(c *conn.Conn)
 }
 
@@ -39,17 +42,17 @@ type ShutdownHandler interface {
 // only the callbacks you need.
 type BaseProtocol struct{}
 
-// OnOpen does nothing.
+// OnOpen does nothing. Loop goroutine only.
 func (BaseProtocol) OnOpen(*conn.Conn) {}
 
 // OnData discards everything buffered, so a protocol that does not read does
-// not trip the inbound limit.
+// not trip the inbound limit. Loop goroutine only.
 func (BaseProtocol) OnData(c *conn.Conn) { c.Discard(0) }
 
-// OnWritable does nothing.
+// OnWritable does nothing. Loop goroutine only.
 func (BaseProtocol) OnWritable(*conn.Conn) {}
 
-// OnClose does nothing.
+// OnClose does nothing. Loop goroutine only.
 func (BaseProtocol) OnClose(*conn.Conn, error) {}
 
 var (

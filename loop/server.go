@@ -62,7 +62,7 @@ func NewServer(opts ...Option) (*Server, error) {
 	return s, nil
 }
 
-// Loops returns the server's event loops.
+// Loops returns the server's event loops. Safe for concurrent use.
 func (s *Server) Loops() []*Loop { return s.loops }
 
 // nextLoop returns the loops in turn.
@@ -85,7 +85,8 @@ func onLoop(l *Loop, fn func()) error {
 // and port 0 picks a free port (see Listener.Addr). By default one socket
 // accepts and spreads connections over the loops; WithReusePort gives every
 // loop its own socket on the same port. opts override the server's defaults
-// for this listener.
+// for this listener. Safe for concurrent use, but not from a loop goroutine:
+// it waits for the loops (use Loop.Listen there).
 func (s *Server) Listen(network, address string, p Protocol, opts ...Option) (*Listener, error) {
 	if s.shutting.Load() {
 		return nil, ErrServerClosed
@@ -142,8 +143,9 @@ func (s *Server) Listen(network, address string, p Protocol, opts ...Option) (*L
 // Dial connects to address on one of the loops (in turn) and serves the
 // connection there with p; it returns once connected, or with the error.
 // See Loop.Dial for the networks, the errors and ctx. The returned
-// connection belongs to its loop: from this goroutine, only its
-// goroutine-safe methods may be used.
+// connection belongs to its loop: from this goroutine, only its methods
+// that are safe for concurrent use may be called. Safe for concurrent use,
+// but not from a loop goroutine: it waits for the dial (use Loop.Dial there).
 func (s *Server) Dial(ctx context.Context, network, address string, p Protocol, opts ...Option) (*conn.Conn, error) {
 	if s.shutting.Load() {
 		return nil, ErrServerClosed
@@ -176,7 +178,8 @@ func (s *Server) Dial(ctx context.Context, network, address string, p Protocol, 
 //
 // Then the loops stop. Shutdown returns nil when everything drained, or
 // ctx's error when the deadline forced the rest closed. Later calls wait for
-// the first to finish and return its result.
+// the first to finish and return its result. Safe for concurrent use, but
+// not from a loop goroutine: it waits for the loops.
 func (s *Server) Shutdown(ctx context.Context) error {
 	if !s.shutting.CompareAndSwap(false, true) {
 		<-s.stopped
@@ -219,6 +222,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Close stops the server at once: listeners close and every connection
 // closes with ErrServerClosed. It is Shutdown with an expired deadline.
+// Safe for concurrent use, but not from a loop goroutine.
 func (s *Server) Close() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

@@ -44,7 +44,7 @@ type Stats struct {
 
 // Stats returns the server's figures. It reads counters the loops keep
 // with atomic operations, so it never waits for a loop (a stalled one
-// included). Goroutine-safe.
+// included). Safe for concurrent use.
 func (s *Server) Stats() Stats {
 	st := Stats{Backend: poller.Backend, Total: LoopStats{Loop: -1}}
 	for _, l := range s.loops {

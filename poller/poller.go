@@ -59,6 +59,7 @@ const (
 )
 
 // String returns the set bits, for logs and test failures.
+// Safe for concurrent use.
 func (e Event) String() string {
 	if e == 0 {
 		return "none"
@@ -97,6 +98,7 @@ const (
 )
 
 // String names the interest, for logs and test failures.
+// Safe for concurrent use.
 func (i Interest) String() string {
 	switch i {
 	case None:
@@ -116,10 +118,11 @@ func (i Interest) String() string {
 type Handler interface {
 	// Ready reports that fd, registered and not closed, has the readiness in
 	// ev. It may call any Poller method, including Close on fd or on another
-	// fd and Add for a new one.
+	// fd and Add for a new one. Loop goroutine only.
 	Ready(fd int, ev Event)
 	// Woken runs after Wake was called (once for any number of Wake calls made
 	// since the previous Woken began). It returns true to make Run return.
+	// Loop goroutine only.
 	Woken() (stop bool)
 }
 
@@ -127,10 +130,12 @@ type Handler interface {
 // goroutine may call what.
 type Poller interface {
 	// Add registers fd with interest in, in level-triggered mode. fd must be
-	// non-blocking and not already registered.
+	// non-blocking and not already registered. Loop goroutine only (or
+	// before Run starts).
 	Add(fd int, in Interest) error
 	// Modify changes a registered fd's interest. Setting the interest it
 	// already has is allowed and cheap for callers that track it.
+	// Loop goroutine only (or before Run starts).
 	Modify(fd int, in Interest) error
 	// Close removes fd's registration and closes fd. Events for fd still
 	// waiting in the current pass are dropped, also when the kernel hands the
@@ -138,18 +143,21 @@ type Poller interface {
 	// defer the close(2) itself until the pass's events are dispatched (the
 	// gnet backend does, see gnet.go), or if Run has stopped, until Release;
 	// the error of a deferred close(2) is returned by Release, since no
-	// caller of Close is waiting for it.
+	// caller of Close is waiting for it. Loop goroutine only (or before Run
+	// starts).
 	Close(fd int) error
 	// Run waits for events and dispatches them to h until h.Woken returns true
 	// or the poller fails; it returns nil after a stop and the error otherwise.
-	// It must be called once.
+	// It must be called once. Loop goroutine only: the goroutine that calls
+	// it is the loop goroutine.
 	Run(h Handler) error
-	// Wake makes Run call h.Woken soon. It is safe from any goroutine, does
-	// not block, and coalesces: many Wake calls before Woken runs cost one
-	// wake-up.
+	// Wake makes Run call h.Woken soon. It does not block, and coalesces:
+	// many Wake calls before Woken runs cost one wake-up.
+	// Safe for concurrent use, from any goroutine.
 	Wake() error
 	// Release frees the poller's own descriptors after Run has returned (or if
 	// it never ran), and closes fds whose close(2) Close deferred. Registered
-	// fds are not closed.
+	// fds are not closed. Call it once, after Run has returned (or instead
+	// of running it); it is not safe for concurrent use.
 	Release() error
 }
