@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/reactorkit/reactor/conn"
+	"github.com/reactorkit/reactor/internal/sock"
 	"github.com/reactorkit/reactor/internal/testtool"
 	"github.com/reactorkit/reactor/loop"
 )
@@ -176,14 +177,16 @@ func TestAcceptedSocketOptions(t *testing.T) {
 				c.Control(func(fd uintptr) {
 					v[0], _ = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NODELAY)
 					v[1], _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_KEEPALIVE)
-					v[2], _ = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_KEEPIDLE)
+					if sock.TCPKeepIdle >= 0 {
+						v[2], _ = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, sock.TCPKeepIdle)
+					}
 				})
 				got <- v
 			}
 			_, addr := serve(t, p, tt.opts...)
 			dial(t, addr)
 			v := <-got
-			if v[0] != tt.noDelay || v[1] != tt.keepAlive || (tt.keepIdle != 0 && v[2] != tt.keepIdle) {
+			if v[0] != tt.noDelay || v[1] != tt.keepAlive || (tt.keepIdle != 0 && sock.TCPKeepIdle >= 0 && v[2] != tt.keepIdle) {
 				t.Fatalf("nodelay %d keepalive %d idle %d; want %d %d %d", v[0], v[1], v[2], tt.noDelay, tt.keepAlive, tt.keepIdle)
 			}
 		})

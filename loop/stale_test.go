@@ -70,10 +70,14 @@ func TestStaleEventAfterFDReuse(t *testing.T) {
 		r.victimFD = victim.Fd()
 		mu.Unlock()
 		victim.Close()
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 		if err != nil {
 			t.Error(err)
 			return
+		}
+		for _, fd := range fds {
+			unix.CloseOnExec(fd)
+			unix.SetNonblock(fd, true)
 		}
 		if fds[1] == r.victimFD {
 			fds[0], fds[1] = fds[1], fds[0]

@@ -64,8 +64,11 @@ func writev(fd int, iov []unix.Iovec) (int, error) {
 	return int(n), nil
 }
 
+// TCPKeepIdle is the TCP option that holds the keep-alive idle time.
+const TCPKeepIdle = unix.TCP_KEEPIDLE
+
 func setKeepAlivePeriod(fd, secs int) error {
-	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, secs); err != nil {
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, TCPKeepIdle, secs); err != nil {
 		return err
 	}
 	return unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, secs)
