@@ -1,3 +1,5 @@
+//go:build linux || darwin || dragonfly || freebsd || netbsd || openbsd
+
 // Package sock holds the raw socket system calls the runtime makes on
 // non-blocking descriptors: reads and writes that retry EINTR, writev over a
 // caller's iovec array, accept, connect, socket options and address
