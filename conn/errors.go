@@ -36,9 +36,6 @@ func (e *connError) Is(target error) bool {
 
 var _ net.Error = (*connError)(nil)
 
-// errDeadline is what the timeouts also match.
-var errDeadline = os.ErrDeadlineExceeded
-
 // The errors a connection reports, to OnClose and from its methods. Each is
 // matched by errors.Is; the timeouts also match os.ErrDeadlineExceeded and
 // report Timeout() true, and the closed errors also match net.ErrClosed.
@@ -65,6 +62,9 @@ var (
 	// ErrConnectTimeout ends a dial that did not connect within its connect
 	// timeout.
 	ErrConnectTimeout error = &connError{msg: "conn: connect timeout", timeout: true, also: []error{os.ErrDeadlineExceeded}}
+	// ErrHandshakeTimeout closes a connection whose TLS handshake did not
+	// finish within its handshake timeout.
+	ErrHandshakeTimeout error = &connError{msg: "conn: TLS handshake timeout", timeout: true, also: []error{os.ErrDeadlineExceeded}}
 	// ErrInboundLimit closes a connection whose unconsumed inbound bytes
 	// exceeded its maximum.
 	ErrInboundLimit error = &connError{msg: "conn: inbound limit exceeded"}

@@ -46,10 +46,6 @@ import (
 // DefaultHandshakeTimeout bounds a TLS handshake when Config sets none.
 const DefaultHandshakeTimeout = 10 * time.Second
 
-// ErrHandshakeTimeout closes a connection whose TLS handshake did not finish
-// within its handshake timeout.
-var ErrHandshakeTimeout error = &connError{msg: "conn: TLS handshake timeout", timeout: true, also: []error{errDeadline}}
-
 // errWouldBlock is what the transport's Read returns on the loop when the
 // ciphertext it was fed is used up; crypto/tls passes it through, unrecorded,
 // because it is a temporary net.Error.

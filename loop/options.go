@@ -2,7 +2,6 @@ package loop
 
 import (
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -56,9 +55,6 @@ type Option struct {
 	scope scope // where it may be given besides NewServer
 	apply func(*settings)
 }
-
-// ErrOptionScope reports an option given to a call it does not apply to.
-var ErrOptionScope = errors.New("loop: option does not apply here")
 
 // settings is everything the options set.
 type settings struct {
