@@ -30,6 +30,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -249,6 +250,11 @@ type Conn struct {
 // connExtra holds what most connections never need.
 type connExtra struct {
 	local, remote net.Addr // cached addresses
+	// timers holds the AfterFunc timers that may still be scheduled, so
+	// that closing the connection stops them: a timer in the loop's heap
+	// would otherwise keep the closed connection reachable until it fired.
+	// Entries that fired or were stopped are dropped on the next AfterFunc.
+	timers []*Timer
 }
 
 // Setup describes how a connection came to be.
@@ -447,7 +453,8 @@ func (c *Conn) deliver() {
 }
 
 // AfterFunc runs f on the loop after d unless the connection has closed by
-// then or the returned timer is stopped first. Loop goroutine only.
+// then or the returned timer is stopped first. Closing the connection stops
+// its timers. Loop goroutine only.
 func (c *Conn) AfterFunc(d time.Duration, f func()) *Timer {
 	t := &Timer{}
 	t.Init(func() {
@@ -455,8 +462,25 @@ func (c *Conn) AfterFunc(d time.Duration, f func()) *Timer {
 			f()
 		}
 	})
+	if c.flags&flagClosed != 0 {
+		return t // never scheduled: it would never run
+	}
+	x := c.ensureExtra()
+	x.timers = slices.DeleteFunc(x.timers, func(t *Timer) bool { return !t.Scheduled() })
+	x.timers = append(x.timers, t)
 	c.owner.Schedule(t, c.owner.Now()+int64(d))
 	return t
+}
+
+// stopTimers stops the connection's AfterFunc timers, when it closes.
+func (c *Conn) stopTimers() {
+	if c.extra == nil {
+		return
+	}
+	for _, t := range c.extra.timers {
+		t.Stop()
+	}
+	c.extra.timers = nil
 }
 
 // Timer is a timer on an event loop: Stop it (on the loop goroutine) to

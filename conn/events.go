@@ -354,6 +354,7 @@ func (c *Conn) finish(err error) {
 	c.flags &^= flagClosing
 	c.done.Store(true)
 	c.timer.Stop()
+	c.stopTimers()
 	if c.tls != nil {
 		c.tls.t.Close() // a handshake still waiting for input gives up
 	}

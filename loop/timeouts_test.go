@@ -258,17 +258,28 @@ func TestTimersOrderAndGoroutine(t *testing.T) {
 }
 
 // TestConnTimerStopsAtClose: a connection's timers do not run after it
-// closed.
+// closed, and closing takes them out of the loop's timers, so a long timer
+// does not keep a closed connection in memory until it is due.
 func TestConnTimerStopsAtClose(t *testing.T) {
 	fired := make(chan struct{}, 1)
 	p := newRecorder()
 	p.onOpen = func(c *conn.Conn) {
 		c.AfterFunc(50*time.Millisecond, func() { fired <- struct{}{} })
+		c.AfterFunc(time.Hour, func() { fired <- struct{}{} })
+		stopped := c.AfterFunc(time.Hour, func() { fired <- struct{}{} })
+		stopped.Stop()
+		c.AfterFunc(time.Hour, func() { fired <- struct{}{} })
 		c.Close()
 	}
-	_, addr := serve(t, p)
+	s, addr := serve(t, p)
 	dial(t, addr)
 	p.waitClose(t, 5*time.Second)
+	for _, l := range s.Loops() {
+		onLoop(t, l, func() {}) // let each loop publish its timer count
+	}
+	if n := s.Stats().Total.Timers; n != 0 {
+		t.Errorf("%d timers armed after the connection closed", n)
+	}
 	select {
 	case <-fired:
 		t.Fatal("a closed connection's timer fired")
