@@ -17,12 +17,18 @@ import (
 // emfileChildEnv makes the test binary run emfileChild instead of the tests.
 const emfileChildEnv = "REACTOR_TEST_EMFILE_CHILD"
 
+// rlim converts v to the type of an Rlimit field (like): uint64 on Linux
+// and macOS, int64 on FreeBSD and DragonFly.
+func rlim[T int64 | uint64](like T, v uint64) T { return T(v) }
+
 // emfileChild serves echo with a file-descriptor limit only a few above what
 // it already uses, prints its address, and exits when stdin closes.
 func emfileChild() {
 	ents, _ := os.ReadDir("/proc/self/fd")
 	limit := uint64(len(ents) + 12) // loop's epoll + eventfd + listener + a few connections
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: limit, Max: limit}); err != nil {
+	var rl syscall.Rlimit
+	rl.Cur, rl.Max = rlim(rl.Cur, limit), rlim(rl.Max, limit)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
 		fmt.Println("setrlimit:", err)
 		os.Exit(1)
 	}
