@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command bench compares examples/ftpd with vsftpd and pyftpdlib (Debian's
 // packages) on this machine, in one run, interleaved and repeated:
 //
