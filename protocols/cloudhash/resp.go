@@ -127,10 +127,9 @@ const (
 // respSession is one connection's state; loop goroutine only.
 type respSession struct {
 	state  respState
-	authed bool      // AUTH or HELLO AUTH succeeded, or no password is set
-	id     int64     // CLIENT ID; immutable
-	name   string    // CLIENT SETNAME
-	linger lingering // while respLingering
+	authed bool   // AUTH or HELLO AUTH succeeded, or no password is set
+	id     int64  // CLIENT ID; immutable
+	name   string // CLIENT SETNAME
 }
 
 // respAction is what a command asks of the connection after its reply.
@@ -185,13 +184,9 @@ func (p *RESPProtocol) OnOpen(c *conn.Conn) {
 	c.SetContext(&respSession{id: p.nextID.Add(1), authed: p.cfg.password == ""})
 }
 
-// OnClose counts the connection out, and stops its timeout if it was
-// lingering. Runs on the connection's loop.
+// OnClose counts the connection out. Runs on the connection's loop.
 func (p *RESPProtocol) OnClose(c *conn.Conn, err error) {
 	p.clients.Add(-1)
-	if s, ok := c.Context().(*respSession); ok {
-		s.linger.stop()
-	}
 }
 
 // OnData executes every complete command and writes their replies once.
@@ -263,7 +258,7 @@ func (p *RESPProtocol) serve(c *conn.Conn) {
 	switch {
 	case act == actReject && !c.PeerClosed():
 		s.state = respLingering
-		s.linger.lingerClose(c)
+		lingerClose(c)
 	case done:
 		c.Close()
 	case act == actSave:

@@ -84,11 +84,9 @@ const (
 // reading (and discarding) after its error answer; see lingerClose.
 const lingerTimeout = 2 * time.Second
 
-// lingering is the state of a connection that lingerClose is closing: a
-// seed-protocol connection's context, a part of a RESP session.
-type lingering struct {
-	timer *conn.Timer // closes the connection after lingerTimeout
-}
+// lingering marks, as a connection's context, a seed-protocol connection
+// that lingerClose is closing.
+type lingering struct{}
 
 // lingerClose ends a connection whose peer sent bad input, after its error
 // answer has been written: it half-closes (the peer reads the answer, then
@@ -96,28 +94,10 @@ type lingering struct {
 // after lingerTimeout. Closing at once while the peer is still sending
 // would make the kernel reset the connection, and a reset can destroy the
 // error answer before the peer reads it (RFC 1122 4.2.2.13; the "lingering
-// close" of HTTP servers). The protocol's OnClose calls l.stop.
-func (l *lingering) lingerClose(c *conn.Conn) {
-	l.timer = c.AfterFunc(lingerTimeout, func() { c.Close() })
+// close" of HTTP servers).
+func lingerClose(c *conn.Conn) {
 	c.CloseWrite()
-}
-
-// stop cancels the timeout of a connection that closed before it: the
-// loop's timer heap would otherwise keep the connection, its buffers
-// included, for the rest of lingerTimeout, and a flood of bad input would
-// pile them up. Loop goroutine only.
-func (l *lingering) stop() {
-	if l.timer != nil {
-		l.timer.Stop()
-	}
-}
-
-// stopLingering stops the timeout of a seed-protocol connection that
-// closed while lingering; see lingering.stop.
-func stopLingering(c *conn.Conn) {
-	if l, ok := c.Context().(*lingering); ok {
-		l.stop()
-	}
+	c.AfterFunc(lingerTimeout, func() { c.Close() })
 }
 
 // drainLingering discards the input of a connection being closed by
@@ -185,9 +165,8 @@ func (sc *seedCore) serve(c *conn.Conn, step func(out, in []byte, now int64) ([]
 	sc.putBuf(rb)
 	switch {
 	case act == rejectConn && !c.PeerClosed():
-		l := &lingering{}
-		c.SetContext(l)
-		l.lingerClose(c)
+		c.SetContext(lingering{})
+		lingerClose(c)
 	case done:
 		c.Close()
 	}
@@ -351,10 +330,6 @@ func (p *LineProtocol) OnData(c *conn.Conn) { p.core.serve(c, p.step, p.eof) }
 // not reading its answers. Runs on the connection's loop.
 func (p *LineProtocol) OnWritable(c *conn.Conn) { p.core.serve(c, p.step, p.eof) }
 
-// OnClose stops the timeout of a connection closed while lingering. Runs
-// on the connection's loop.
-func (p *LineProtocol) OnClose(c *conn.Conn, err error) { stopLingering(c) }
-
 // step answers the first line of in.
 func (p *LineProtocol) step(out, in []byte, now int64) ([]byte, int, seedAction) {
 	line, n, err := p.codec.Decode(in)
@@ -453,10 +428,6 @@ func (p *LengthProtocol) OnData(c *conn.Conn) { p.core.serve(c, p.step, nil) }
 // OnWritable goes on with the frames left unanswered while the peer was
 // not reading its answers. Runs on the connection's loop.
 func (p *LengthProtocol) OnWritable(c *conn.Conn) { p.core.serve(c, p.step, nil) }
-
-// OnClose stops the timeout of a connection closed while lingering. Runs
-// on the connection's loop.
-func (p *LengthProtocol) OnClose(c *conn.Conn, err error) { stopLingering(c) }
 
 // step answers the first frame of in.
 func (p *LengthProtocol) step(out, in []byte, now int64) ([]byte, int, seedAction) {
