@@ -457,11 +457,7 @@ func (c *Conn) deliver() {
 // its timers. Loop goroutine only.
 func (c *Conn) AfterFunc(d time.Duration, f func()) *Timer {
 	t := &Timer{}
-	t.Init(func() {
-		if c.flags&flagClosed == 0 {
-			f()
-		}
-	})
+	t.Init(f)
 	if c.flags&flagClosed != 0 {
 		return t // never scheduled: it would never run
 	}
